@@ -1,0 +1,302 @@
+"""Typed, validated configuration for one training run.
+
+Every default sits on one line with its reason (nanoGPT style). A config file or a
+``--set key=value`` override changes only what differs; unknown keys are rejected
+with the list of valid ones, and every value is range-checked in ``validate()`` with a
+message that names the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value is invalid; the message names the field and the fix."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "birdsong"  # an embedded dataset name ("birdsong", "digits") or a directory
+    cache_dir: str | None = None  # where embedded data is generated; None: $SSL_SEARCH_CACHE or ~/.cache/ssl-search
+    split_seed: int = 0  # splits are by recording, stratified, and fixed by this seed
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train / val / test recordings
+    fold_map: dict[str, str] | None = None  # CSV fold value -> split ("train"/"val"/"test"); overrides fractions
+    sample_rate: int = 16000  # audio is resampled to this; 16 kHz keeps birds (1-8 kHz) and is cheap
+    crop_seconds: float = 2.0  # waveform crop per view; several syllables of a song fit in 2 s
+    crops_per_item: int = 2  # distinct waveform crops per recording; 1 = both views from one crop (BYOL-A)
+    image_size: int = 32  # images are cropped/resized to this on the device
+    batch_size: int = 64  # GLOBAL batch (all workers); contrastive negatives come from it
+    num_workers: int = 2  # CPU loader processes per training worker; 0 loads in the main process
+    cache_decoded: bool = True  # keep decoded audio in loader memory so OGG is decoded once per process
+
+
+@dataclass
+class FrontendConfig:
+    n_mels: int = 64  # mel bands; 64 resolves bird syllables at 16 kHz without wasting compute
+    n_fft: int = 512  # 32 ms window at 16 kHz
+    hop_length: int = 160  # 10 ms frames, the usual audio-SSL resolution
+    f_min: float = 50.0  # below 50 Hz is hum, not birds
+    f_max: float = 8000.0  # Nyquist at 16 kHz
+    normalize: str = "instance"  # "instance": per-example standardisation removes recording gain; "batch"; "none"
+
+
+@dataclass
+class AugmentConfig:
+    # Audio, applied per example on the device. Each has a probability and a strength.
+    gain_p: float = 0.5  # random gain on the waveform
+    gain_db: float = 6.0  # max |gain| in dB
+    noise_p: float = 0.5  # additive white noise
+    noise_snr_db: float = 15.0  # SNR of that noise; lower is stronger
+    mix_p: float = 0.5  # BYOL-A background mix with another example of the batch (linear power)
+    mix_ratio: float = 0.3  # max weight of the background; breaks recording-level cues
+    pitch_shift_p: float = 0.3  # roll along the mel axis (cheap pitch shift on the spectrogram)
+    pitch_shift_bins: int = 2  # max shift in mel bins
+    time_mask_p: float = 0.5  # SpecAugment time mask
+    time_mask_frames: int = 20  # max masked frames
+    freq_mask_p: float = 0.5  # SpecAugment frequency mask
+    freq_mask_bins: int = 8  # max masked mel bins
+    # Images.
+    crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]
+    flip_p: float = 0.5  # horizontal flip (set 0 for digits: a mirrored 2 is not a 2)
+    jitter_p: float = 0.8  # brightness/contrast/saturation jitter
+    jitter_strength: float = 0.4  # jitter magnitude (SimCLR's s)
+    grayscale_p: float = 0.2  # random grayscale
+    blur_p: float = 0.0  # Gaussian blur; off by default for small images
+    solarize_p: float = 0.0  # solarisation (BYOL's second view uses 0.2)
+    # Multi-crop (DINO, SwAV-style): global views plus smaller local views.
+    num_local_crops: int = 0  # extra local views; 0 = two global views only
+    local_crop_fraction: float = 0.4  # local view size as a fraction of a global view (time for audio, side for images)
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "resnet10t"  # any timm name; resnet10t (4.9 M params) trains in minutes on 2 CPU cores
+    proj_hidden_dim: int = 512  # projector hidden width
+    proj_layers: int = 2  # projector depth (linear layers); SimCLR uses 2, BYOL/SimSiam 2-3
+    embedding_dim: int = 128  # projector output, the space the SSL loss sees
+    proj_batch_norm: bool = True  # BN in the projector stabilises BYOL/SimSiam and helps SimCLR
+    pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam (bottleneck as in SimSiam)
+
+
+@dataclass
+class MethodConfig:
+    name: str = "simclr"  # registered method; see ssl_core.methods.METHODS
+    temperature: float = 0.2  # SimCLR / SupCon / MoCo softmax temperature
+    momentum_base: float = 0.99  # BYOL / MoCo / DINO EMA momentum at step 0
+    momentum_final: float = 1.0  # cosine schedule to this at the last step (BYOL)
+    queue_size: int = 4096  # MoCo v2 negatives queue; larger than the small embedded sets on purpose
+    dino_out_dim: int = 1024  # DINO prototype count; far fewer than ImageNet's 65536 for small data
+    dino_student_temp: float = 0.1  # DINO student softmax temperature
+    dino_teacher_temp: float = 0.04  # DINO teacher temperature after warm-up (sharpening)
+    dino_warmup_teacher_temp: float = 0.04  # teacher temperature at epoch 0
+    dino_warmup_teacher_epochs: float = 0.0  # linear teacher-temperature warm-up length
+    dino_center_momentum: float = 0.9  # DINO centre EMA
+    barlow_lambda: float = 5e-3  # Barlow Twins off-diagonal weight
+    vicreg_sim_weight: float = 25.0  # VICReg invariance weight
+    vicreg_var_weight: float = 25.0  # VICReg variance weight
+    vicreg_cov_weight: float = 1.0  # VICReg covariance weight
+    stop_gradient: bool = True  # SimSiam's stop-gradient; False exists to demonstrate collapse
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # "sgd", "lars" or "adamw"; AdamW is the most forgiving on small data
+    lr: float = 1e-3  # base learning rate at batch 256 (scaled linearly with the global batch)
+    scale_lr_with_batch: bool = True  # lr = lr * batch_size / 256 (Goyal et al. 2017)
+    weight_decay: float = 1e-4  # decoupled for AdamW, L2 for SGD/LARS
+    momentum: float = 0.9  # SGD / LARS momentum
+    warmup_epochs: float = 1.0  # linear warm-up, then cosine decay
+    min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 0.0  # max grad norm; 0 disables
+
+
+@dataclass
+class EvalConfig:
+    every_epochs: int = 1  # evaluate (and report, checkpoint) every N epochs and at the end
+    knn_k: int = 20  # neighbours (InstDisc / DINO use 20)
+    knn_temperature: float = 0.07  # kNN weight temperature
+    features: str = "backbone"  # "backbone" (pooled features) or "projector" (embedding)
+    linear_probe: str = "final"  # "final", "every" or "never": the probe costs more than kNN
+    clustering: bool = True  # k-means ARI/NMI, silhouette, Davies-Bouldin at each evaluation
+    views_for_align: bool = True  # embed two augmented views of val items for the `align` metric
+    before_training: bool = False  # also evaluate the untrained network (epoch 0): the floor to beat
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20  # SSL epochs over the train split
+    seed: int = 0  # model init, loader order, crops and augmentations
+    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1"
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16", "fp32"
+    channels_last: str = "auto"  # "auto" (on CUDA), "on", "off"
+    output_dir: str = "runs/standalone"  # checkpoints and TensorBoard events go here
+    keep_checkpoints: int = 2  # the last N periodic checkpoints are kept (the best is kept too)
+    progress: str = "auto"  # "auto" (bar when stderr is a terminal), "on", "off"
+    max_steps_per_epoch: int = 0  # 0: the whole split; >0 truncates epochs (smoke tests)
+    compile: bool = False  # torch.compile the backbone (pays on GPUs for long runs)
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), suitable for YAML and checkpoints."""
+        return _plain(dataclasses.asdict(self))
+
+    def validate(self) -> "Config":
+        """Range-check every field; raise ConfigError naming the first bad one."""
+        from ssl_core.config_checks import check_config
+
+        check_config(self)
+        return self
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert a YAML/CLI value to the field's annotated type, or raise ConfigError."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(value, non_none[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {str(k): str(v) for k, v in value.items()}
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported type {annotation!r}")
+
+
+def _section_types(section_cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(section_cls)
+
+
+def config_from_dict(raw: Mapping[str, Any] | None) -> Config:
+    """Build a Config from a nested mapping that holds only what differs from defaults.
+
+    Raises ConfigError on an unknown section or key (listing the valid ones) or a value
+    of the wrong type. Ranges are checked by ``Config.validate()``.
+    """
+    cfg = Config()
+    if raw is None:
+        return cfg
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(raw).__name__}")
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    for section_name, section_values in raw.items():
+        if section_name not in sections:
+            raise ConfigError(
+                f"unknown config section {section_name!r}; valid sections: {', '.join(sections)}"
+            )
+        if section_values is None:
+            continue
+        if not isinstance(section_values, Mapping):
+            raise ConfigError(f"config section {section_name!r} must be a mapping, got {section_values!r}")
+        for key, value in section_values.items():
+            set_value(cfg, f"{section_name}.{key}", value)
+    return cfg
+
+
+def set_value(cfg: Config, dotted_key: str, value: Any) -> None:
+    """Set ``section.field`` on cfg, coercing the value to the field's type."""
+    if not isinstance(dotted_key, str) or dotted_key.count(".") != 1:
+        raise ConfigError(f"config keys look like section.field (e.g. method.temperature), got {dotted_key!r}")
+    section_name, key = dotted_key.split(".")
+    sections = {f.name for f in dataclasses.fields(Config)}
+    if section_name not in sections:
+        raise ConfigError(f"unknown config section {section_name!r} in {dotted_key!r}; valid sections: {', '.join(sorted(sections))}")
+    section = getattr(cfg, section_name)
+    types = _section_types(type(section))
+    if key not in types:
+        raise ConfigError(
+            f"unknown config key {dotted_key!r}; valid keys in {section_name!r}: {', '.join(types)}"
+        )
+    setattr(section, key, _coerce(value, types[key], dotted_key))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'method.temperature=0.1'`` -> ``('method.temperature', 0.1)`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"an override looks like section.field=value, got {text!r}")
+    key, raw_value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw_value) if raw_value.strip() else ""
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config (safe_load), apply ``key=value`` overrides, validate."""
+    raw: Any = None
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        raw = yaml.safe_load(path.read_text())
+    cfg = config_from_dict(raw)
+    for text in overrides:
+        set_value(cfg, *parse_override(text))
+    return cfg.validate()
+
+
+def is_finite_number(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

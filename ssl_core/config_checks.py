@@ -1,0 +1,188 @@
+"""Range checks for a Config: each failure names the field, the value and what is allowed.
+
+Kept apart from ``config.py`` so that the dataclasses read as a table of defaults.
+Checks that need the dataset (batch size vs. split size, classes per split) live with
+the data code; checks here need nothing but the config (and timm's model list).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from ssl_core.config import Config
+
+
+def _fail(field: str, value: Any, allowed: str) -> None:
+    from ssl_core.config import ConfigError
+
+    raise ConfigError(f"{field}={value!r} is invalid: {allowed}")
+
+
+def _positive(field: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        _fail(field, value, "must be a finite number > 0")
+
+
+def _non_negative(field: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        _fail(field, value, "must be a finite number >= 0")
+
+
+def _probability(field: str, value: float) -> None:
+    if not (0.0 <= value <= 1.0):
+        _fail(field, value, "must be a probability in [0, 1]")
+
+
+def _at_least(field: str, value: int, low: int) -> None:
+    if value < low:
+        _fail(field, value, f"must be an integer >= {low}")
+
+
+def _one_of(field: str, value: str, allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        _fail(field, value, f"must be one of {', '.join(allowed)}")
+
+
+def _check_data(cfg: "Config") -> None:
+    d = cfg.data
+    if not d.dataset:
+        _fail("data.dataset", d.dataset, "name an embedded dataset (birdsong, digits) or a directory")
+    if len(d.split_fractions) != 3 or any(not (0 < f < 1) for f in d.split_fractions):
+        _fail("data.split_fractions", d.split_fractions, "three fractions in (0, 1) for train, val, test")
+    if abs(sum(d.split_fractions) - 1.0) > 1e-6:
+        _fail("data.split_fractions", d.split_fractions, "must sum to 1")
+    if d.fold_map is not None:
+        bad = sorted(set(d.fold_map.values()) - {"train", "val", "test"})
+        if bad:
+            _fail("data.fold_map", d.fold_map, "values must be train, val or test")
+    _at_least("data.sample_rate", d.sample_rate, 1000)
+    _positive("data.crop_seconds", d.crop_seconds)
+    _at_least("data.crops_per_item", d.crops_per_item, 1)
+    _at_least("data.image_size", d.image_size, 8)
+    _at_least("data.batch_size", d.batch_size, 2)
+    _at_least("data.num_workers", d.num_workers, 0)
+
+
+def _check_frontend(cfg: "Config") -> None:
+    f = cfg.frontend
+    _at_least("frontend.n_mels", f.n_mels, 8)
+    _at_least("frontend.n_fft", f.n_fft, 16)
+    _at_least("frontend.hop_length", f.hop_length, 1)
+    _non_negative("frontend.f_min", f.f_min)
+    if not f.f_max > f.f_min:
+        _fail("frontend.f_max", f.f_max, f"must be above frontend.f_min={f.f_min}")
+    if f.f_max > cfg.data.sample_rate / 2:
+        _fail("frontend.f_max", f.f_max, f"must be at most Nyquist, data.sample_rate/2 = {cfg.data.sample_rate / 2}")
+    _one_of("frontend.normalize", f.normalize, ("instance", "batch", "none"))
+    frames = int(cfg.data.crop_seconds * cfg.data.sample_rate) // f.hop_length + 1
+    if frames < 8:
+        _fail("data.crop_seconds", cfg.data.crop_seconds, f"gives only {frames} spectrogram frames; use at least 8")
+
+
+def _check_augment(cfg: "Config") -> None:
+    a = cfg.augment
+    for name in ("gain_p", "noise_p", "mix_p", "pitch_shift_p", "time_mask_p", "freq_mask_p",
+                 "flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p"):
+        _probability(f"augment.{name}", getattr(a, name))
+    _non_negative("augment.gain_db", a.gain_db)
+    if not math.isfinite(a.noise_snr_db):
+        _fail("augment.noise_snr_db", a.noise_snr_db, "must be a finite number of dB")
+    if not 0 <= a.mix_ratio < 1:
+        _fail("augment.mix_ratio", a.mix_ratio, "must be in [0, 1)")
+    _at_least("augment.pitch_shift_bins", a.pitch_shift_bins, 0)
+    _at_least("augment.time_mask_frames", a.time_mask_frames, 0)
+    _at_least("augment.freq_mask_bins", a.freq_mask_bins, 0)
+    if a.freq_mask_bins >= cfg.frontend.n_mels:
+        _fail("augment.freq_mask_bins", a.freq_mask_bins, f"must be below frontend.n_mels={cfg.frontend.n_mels}")
+    if not 0 < a.crop_scale_min <= 1:
+        _fail("augment.crop_scale_min", a.crop_scale_min, "must be in (0, 1]")
+    if not 0 <= a.jitter_strength <= 1:
+        _fail("augment.jitter_strength", a.jitter_strength, "must be in [0, 1]")
+    _at_least("augment.num_local_crops", a.num_local_crops, 0)
+    if not 0 < a.local_crop_fraction <= 1:
+        _fail("augment.local_crop_fraction", a.local_crop_fraction, "must be in (0, 1]")
+
+
+def _check_model(cfg: "Config") -> None:
+    import timm
+
+    m = cfg.model
+    if not timm.is_model(m.backbone):
+        close = timm.list_models(f"*{m.backbone.split('_')[0]}*")[:10]
+        hint = f"; similar names: {', '.join(close)}" if close else ""
+        _fail("model.backbone", m.backbone, f"must be a timm model name (timm.list_models()){hint}")
+    _at_least("model.proj_hidden_dim", m.proj_hidden_dim, 1)
+    _at_least("model.proj_layers", m.proj_layers, 1)
+    _at_least("model.embedding_dim", m.embedding_dim, 1)
+    _at_least("model.pred_hidden_dim", m.pred_hidden_dim, 1)
+
+
+def _check_method(cfg: "Config") -> None:
+    from ssl_core.methods import METHODS
+
+    m = cfg.method
+    if m.name not in METHODS:
+        _fail("method.name", m.name, f"must be one of {', '.join(sorted(METHODS))}")
+    _positive("method.temperature", m.temperature)
+    for name in ("momentum_base", "momentum_final"):
+        value = getattr(m, name)
+        if not 0 <= value <= 1:
+            _fail(f"method.{name}", value, "must be in [0, 1]")
+    _at_least("method.queue_size", m.queue_size, 0)
+    _at_least("method.dino_out_dim", m.dino_out_dim, 2)
+    for name in ("dino_student_temp", "dino_teacher_temp", "dino_warmup_teacher_temp"):
+        _positive(f"method.{name}", getattr(m, name))
+    _non_negative("method.dino_warmup_teacher_epochs", m.dino_warmup_teacher_epochs)
+    if not 0 <= m.dino_center_momentum < 1:
+        _fail("method.dino_center_momentum", m.dino_center_momentum, "must be in [0, 1)")
+    for name in ("barlow_lambda", "vicreg_sim_weight", "vicreg_var_weight", "vicreg_cov_weight"):
+        _non_negative(f"method.{name}", getattr(m, name))
+    if m.name == "moco" and m.queue_size % cfg.data.batch_size != 0:
+        _fail("method.queue_size", m.queue_size,
+              f"must be a multiple of data.batch_size={cfg.data.batch_size} so the queue fills in whole batches")
+
+
+def _check_optim(cfg: "Config") -> None:
+    o = cfg.optim
+    _one_of("optim.name", o.name, ("sgd", "lars", "adamw"))
+    _positive("optim.lr", o.lr)
+    _non_negative("optim.weight_decay", o.weight_decay)
+    if not 0 <= o.momentum < 1:
+        _fail("optim.momentum", o.momentum, "must be in [0, 1)")
+    _non_negative("optim.warmup_epochs", o.warmup_epochs)
+    if o.warmup_epochs > cfg.train.epochs:
+        _fail("optim.warmup_epochs", o.warmup_epochs, f"must not exceed train.epochs={cfg.train.epochs}")
+    if not 0 <= o.min_lr_ratio <= 1:
+        _fail("optim.min_lr_ratio", o.min_lr_ratio, "must be in [0, 1]")
+    _non_negative("optim.grad_clip", o.grad_clip)
+
+
+def _check_eval(cfg: "Config") -> None:
+    e = cfg.eval
+    _at_least("eval.every_epochs", e.every_epochs, 1)
+    _at_least("eval.knn_k", e.knn_k, 1)
+    _positive("eval.knn_temperature", e.knn_temperature)
+    _one_of("eval.features", e.features, ("backbone", "projector"))
+    _one_of("eval.linear_probe", e.linear_probe, ("final", "every", "never"))
+
+
+def _check_train(cfg: "Config") -> None:
+    t = cfg.train
+    _at_least("train.epochs", t.epochs, 1)
+    if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
+        _fail("train.device", t.device, "must be auto, cpu, cuda or cuda:N")
+    _one_of("train.precision", t.precision, ("auto", "bf16", "fp32"))
+    _one_of("train.channels_last", t.channels_last, ("auto", "on", "off"))
+    _at_least("train.keep_checkpoints", t.keep_checkpoints, 1)
+    _one_of("train.progress", t.progress, ("auto", "on", "off"))
+    _at_least("train.max_steps_per_epoch", t.max_steps_per_epoch, 0)
+
+
+def check_config(cfg: "Config") -> None:
+    """Raise ConfigError for the first out-of-range field of cfg."""
+    for check in (_check_data, _check_frontend, _check_augment, _check_model, _check_method,
+                  _check_optim, _check_eval, _check_train):
+        check(cfg)

@@ -1,0 +1,113 @@
+"""Train/val/test splits that never put one recording in two splits.
+
+Crops of one recording share its background noise, microphone and reverb; if one recording fed
+both train and test, a model could score well by recognising the recording, not the species.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Mapping
+
+import numpy as np
+
+from .records import DatasetIndex
+
+SPLITS = ("train", "val", "test")
+
+
+def _check_fractions(fractions: tuple[float, float, float]) -> None:
+    if len(fractions) != 3:
+        raise ValueError(f"fractions {fractions} must have 3 entries (train, val, test)")
+    if any(not f > 0 for f in fractions):
+        raise ValueError(f"fractions {fractions} must all be in (0, 1)")
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions {fractions} must sum to 1, got {sum(fractions)}")
+
+
+def _recording_groups(index: DatasetIndex) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(index.items):
+        groups[item.recording].append(i)
+    return groups
+
+
+def _recording_label(index: DatasetIndex, members: list[int]) -> int:
+    """Majority label of a recording's items (ties -> smallest class index)."""
+    counts = Counter(index.items[i].label for i in members)
+    return min(counts, key=lambda label: (-counts[label], label))
+
+
+def _class_sizes(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
+    """Recordings of one class per split: >= 1 in val and test when n >= 3, else all train."""
+    if n < 3:
+        return n, 0, 0
+    n_val = max(1, round(n * fractions[1]))
+    n_test = max(1, round(n * fractions[2]))
+    # Keep at least one training recording: shrink the larger held-out part first.
+    while n - n_val - n_test < 1:
+        if n_val >= n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n - n_val - n_test, n_val, n_test
+
+
+def split_by_recording(
+    index: DatasetIndex,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Stratified split by recording; returns ``{"train"|"val"|"test": sorted item indices}``.
+
+    Each recording takes the majority label of its items and goes wholly into one split.
+    Per class, its recordings are shuffled with a generator seeded by ``(seed, class)`` and cut
+    by ``fractions`` (rounded, at least one in each of val and test). Classes with fewer than 3
+    recordings go entirely to train: with 1 or 2 recordings one cannot have train, val and test
+    all non-empty, and a class absent from train cannot be learned by a linear probe or kNN.
+    Unlabelled recordings (-1) are stratified as one more group.
+    """
+    _check_fractions(tuple(fractions))
+    groups = _recording_groups(index)
+    by_class: dict[int, list[str]] = defaultdict(list)
+    for recording, members in groups.items():
+        by_class[_recording_label(index, members)].append(recording)
+    out: dict[str, list[int]] = {split: [] for split in SPLITS}
+    for label in sorted(by_class):
+        # Seed per class (offset so -1 is valid): one class's split does not depend on others.
+        rng = np.random.default_rng([seed, label + 1])
+        recordings = sorted(by_class[label])
+        order = rng.permutation(len(recordings))
+        sizes = _class_sizes(len(recordings), tuple(fractions))
+        bounds = np.cumsum((0,) + sizes)
+        for split, start, stop in zip(SPLITS, bounds[:-1], bounds[1:]):
+            for k in order[start:stop]:
+                out[split].extend(groups[recordings[k]])
+    return {split: np.array(sorted(out[split]), dtype=np.int64) for split in SPLITS}
+
+
+def split_by_fold(index: DatasetIndex, fold_map: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Split by the items' ``fold`` column, e.g. ``{"0": "train", "1": "val", "2": "test"}``.
+
+    Every fold value present must be mapped (missing folds show as ``None``) and a recording
+    whose items span two splits is refused.
+    """
+    bad_targets = {k: v for k, v in fold_map.items() if v not in SPLITS}
+    if bad_targets:
+        raise ValueError(f"fold_map targets {bad_targets} must be one of {SPLITS}")
+    present = {item.fold for item in index.items}
+    unmapped = sorted((str(f) for f in present if f is None or f not in fold_map))
+    if unmapped:
+        raise ValueError(
+            f"dataset {index.name!r}: fold value(s) {unmapped} are not in fold_map {dict(fold_map)}"
+        )
+    out: dict[str, list[int]] = {split: [] for split in SPLITS}
+    split_of_recording: dict[str, str] = {}
+    for i, item in enumerate(index.items):
+        split = fold_map[item.fold]
+        previous = split_of_recording.setdefault(item.recording, split)
+        if previous != split:
+            raise ValueError(
+                f"recording {item.recording!r} has items in both {previous!r} and {split!r}"
+            )
+        out[split].append(i)
+    return {split: np.array(out[split], dtype=np.int64) for split in SPLITS}

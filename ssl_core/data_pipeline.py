@@ -1,0 +1,126 @@
+"""From a config to loaders and an on-device view maker: everything data-shaped a run needs.
+
+Checks that need the dataset (the batch against the split size, labels for supervised
+methods) happen here, before any model is built, so bad input fails in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ssl_core.augment import AudioViewMaker, ImageViewMaker
+from ssl_core.config import Config, ConfigError
+from ssl_core.data import (AudioCropDataset, DatasetIndex, EpochSampler, ImageDataset, load_dataset,
+                           split_by_fold, split_by_recording)
+
+
+@dataclass
+class DataBundle:
+    """What the trainer needs from the data side of a run."""
+
+    index: DatasetIndex
+    splits: dict[str, np.ndarray]  # split name -> item indices
+    train_loader: DataLoader  # yields (x, labels): audio [B, V, T] float, images [B, C, H, W] uint8
+    train_sampler: EpochSampler
+    view_maker: nn.Module  # x on the device -> list of views [B, C, H, W]
+    in_chans: int
+    steps_per_epoch: int
+
+    @property
+    def num_classes(self) -> int:
+        return self.index.num_classes
+
+    def split_labels(self, split: str) -> np.ndarray:
+        return self.index.labels()[self.splits[split]]
+
+
+def load_and_split(cfg: Config) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
+    """Load the dataset named by ``data.dataset`` and split it by recording (or by fold)."""
+    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
+    index = load_dataset(cfg.data.dataset, cache_dir=cache)
+    if cfg.data.fold_map:
+        splits = split_by_fold(index, cfg.data.fold_map)
+    else:
+        splits = split_by_recording(index, tuple(cfg.data.split_fractions), seed=cfg.data.split_seed)
+    return index, splits
+
+
+def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
+                              world_size: int) -> None:
+    """Refuse configs that cannot work on this dataset, naming the fix."""
+    n_train = len(splits["train"])
+    if index.num_classes < 2:
+        raise ConfigError(f"dataset {index.name!r} has {index.num_classes} class(es); kNN evaluation needs at least 2")
+    if cfg.data.batch_size > n_train:
+        raise ConfigError(f"data.batch_size={cfg.data.batch_size} is larger than the train split "
+                          f"({n_train} recordings of {index.name!r}); use at most {n_train}")
+    if cfg.data.batch_size % world_size:
+        raise ConfigError(f"data.batch_size={cfg.data.batch_size} must be divisible by the number of "
+                          f"workers ({world_size}); it is the global batch")
+    if len(splits["val"]) == 0:
+        raise ConfigError(f"the val split of {index.name!r} is empty; it is the search objective. "
+                          "Use more data, larger data.split_fractions[1], or a fold_map with a val fold")
+    labels = index.labels()
+    for split in ("train", "val"):
+        if (labels[splits[split]] < 0).any():
+            # The train split is the kNN bank and val the objective: both need labels.
+            raise ConfigError(f"the {split} split of {index.name!r} has unlabelled items; kNN evaluation "
+                              "needs labels for train (the bank) and val (the objective)")
+
+
+def _dataset(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, train: bool, num_crops: int) -> Dataset:
+    items = [index.items[i] for i in item_ids]
+    if index.modality == "audio":
+        return AudioCropDataset(items, cfg.data.sample_rate, cfg.data.crop_seconds, num_crops=num_crops,
+                                train=train, cache_decoded=cfg.data.cache_decoded)
+    return ImageDataset(items, cache_decoded=cfg.data.cache_decoded)
+
+
+def make_loader(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, *, train: bool, batch_size: int,
+                num_crops: int, sampler: EpochSampler, drop_last: bool, device: torch.device) -> DataLoader:
+    workers = cfg.data.num_workers
+    return DataLoader(
+        _dataset(cfg, index, item_ids, train, num_crops),
+        batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=workers,
+        # Persistent workers keep their decoded-audio cache between epochs.
+        persistent_workers=workers > 0, pin_memory=device.type == "cuda",
+        # Its own generator: otherwise the loader draws worker seeds from the global RNG when
+        # its workers start, and a resumed run's augmentations would differ from the original's.
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+    )
+
+
+def in_channels(index: DatasetIndex) -> int:
+    if index.modality == "audio":
+        return 1  # log-mel spectrograms have one channel
+    image, _ = ImageDataset([index.items[0]], cache_decoded=False)[0]
+    return int(image.shape[0])
+
+
+def build_view_maker(cfg: Config, index: DatasetIndex) -> nn.Module:
+    if index.modality == "audio":
+        return AudioViewMaker(cfg.augment, cfg.frontend, cfg.data.sample_rate)
+    return ImageViewMaker(cfg.augment, cfg.data.image_size)
+
+
+def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
+               index_and_splits: tuple[DatasetIndex, dict[str, np.ndarray]] | None = None) -> DataBundle:
+    index, splits = index_and_splits or load_and_split(cfg)
+    check_data_against_config(cfg, index, splits, world_size)
+    local_batch = cfg.data.batch_size // world_size
+    sampler = EpochSampler(len(splits["train"]), seed=cfg.train.seed, shuffle=True, rank=rank,
+                           world_size=world_size)
+    loader = make_loader(cfg, index, splits["train"], train=True, batch_size=local_batch,
+                         num_crops=cfg.data.crops_per_item, sampler=sampler, drop_last=True, device=device)
+    steps = len(sampler) // local_batch
+    if cfg.train.max_steps_per_epoch:
+        steps = min(steps, cfg.train.max_steps_per_epoch)
+    return DataBundle(index=index, splits=splits, train_loader=loader, train_sampler=sampler,
+                      view_maker=build_view_maker(cfg, index).to(device), in_chans=in_channels(index),
+                      steps_per_epoch=steps)

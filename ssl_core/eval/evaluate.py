@@ -1,0 +1,99 @@
+"""Embed the evaluation splits with a method and compute every metric the search reads.
+
+The train split (deterministic centre crops, no augmentation) is the kNN bank and the
+val split the query set; with several workers each embeds a shard and the shards are
+gathered, so the metrics describe the whole split whatever the worker count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from ssl_core.distributed import gather_no_grad
+from ssl_core.eval.clustering import clustering_metrics
+from ssl_core.eval.collapse import collapse_metrics
+from ssl_core.eval.knn import knn_accuracy, knn_predict
+from ssl_core.eval.linear_probe import linear_probe_accuracy
+from ssl_core.eval.longtail import frequency_groups, group_accuracies
+
+
+@dataclass
+class SplitEmbeddings:
+    features: Tensor  # [N, F] on the evaluation device, in split order
+    labels: Tensor  # [N] int64
+
+
+@torch.no_grad()
+def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader, prepare: Callable[[Tensor], Tensor],
+                 device: torch.device) -> SplitEmbeddings:
+    """Run ``encode(prepare(x))`` over a loader whose sampler yields ``(index, seed)`` keys.
+
+    Each rank sees a shard; rows are gathered and put back in split order (padding rows
+    that the sampler repeated to even out shards are dropped).
+    """
+    feats, labels, positions = [], [], []
+    for batch_positions, (x, y) in zip(_sampler_batches(loader), loader):
+        feats.append(encode(prepare(x.to(device, non_blocking=True))).float())
+        labels.append(y.to(device))
+        positions.append(torch.as_tensor(batch_positions, device=device))
+    f = gather_no_grad(torch.cat(feats))
+    lab = gather_no_grad(torch.cat(labels))
+    pos = gather_no_grad(torch.cat(positions))
+    order = torch.argsort(pos, stable=True)
+    f, lab, pos = f[order], lab[order], pos[order]
+    keep = torch.ones_like(pos, dtype=torch.bool)
+    keep[1:] = pos[1:] != pos[:-1]  # drop repeats added to pad shards
+    return SplitEmbeddings(f[keep], lab[keep].long())
+
+
+def _sampler_batches(loader: DataLoader):
+    batch: list[int] = []
+    for key in loader.sampler:
+        batch.append(int(key[0]) if isinstance(key, tuple) else int(key))
+        if len(batch) == loader.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
+                      temperature: float, train_labels_for_groups: Tensor, clustering: bool,
+                      linear_probe: bool, seed: int, other_view: Tensor | None = None) -> dict[str, float]:
+    """All metrics of one evaluation, keyed by the stable names in DESIGN.md.
+
+    ``other_view [Nq, F]``: features of a second augmented view of each query, for ``align``.
+    """
+    metrics = knn_accuracy(bank.features, bank.labels, queries.features, queries.labels, num_classes,
+                           k=k, temperature=temperature)
+    pred = knn_predict(bank.features, bank.labels, queries.features, num_classes, k=k, temperature=temperature)
+    groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
+    metrics.update(group_accuracies(pred, queries.labels, groups))
+    metrics.update(collapse_metrics(queries.features, other_view))
+    if clustering:
+        metrics.update(clustering_metrics(queries.features, queries.labels, num_classes, seed=seed))
+    if linear_probe:
+        metrics["linear_top1"] = linear_probe_accuracy(bank.features, bank.labels, queries.features,
+                                                       queries.labels, num_classes, seed=seed)
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def finite_or_nan(metrics: dict[str, float]) -> dict[str, float]:
+    """Metrics as plain floats; non-finite values stay NaN (TensorBoard and Tune accept NaN)."""
+    return {k: (float(v) if math.isfinite(float(v)) else float("nan")) for k, v in metrics.items()}
+
+
+def eval_encoder(method: nn.Module, features: str) -> Callable[[Tensor], Tensor]:
+    """The function that turns an input batch into evaluation features."""
+    return method.embed if features == "backbone" else method.project
+
+
+def labels_tensor(labels: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.asarray(labels), dtype=torch.long)

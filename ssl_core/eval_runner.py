@@ -1,0 +1,78 @@
+"""Periodic evaluation during training: loaders for the bank, the queries and the align pairs.
+
+Built once per run; ``run(method, epoch, final)`` embeds the train split (the kNN bank)
+and the val split on every worker's shard, gathers them, computes the metrics on rank 0
+and hands the same dict to every rank.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ssl_core.config import Config
+from ssl_core.data import EpochSampler
+from ssl_core.data_pipeline import DataBundle, make_loader
+from ssl_core.distributed import broadcast_object, rank, world_size
+from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_metrics, eval_encoder,
+                                    finite_or_nan, labels_tensor)
+
+
+class Evaluator:
+    def __init__(self, cfg: Config, data: DataBundle, device: torch.device, query_split: str = "val") -> None:
+        self.cfg, self.data, self.device = cfg, data, device
+        self.query_split = query_split
+        batch = max(1, cfg.data.batch_size // world_size())
+
+        def loader(split: str, train: bool, crops: int):
+            sampler = EpochSampler(len(data.splits[split]), seed=cfg.train.seed + 7919, shuffle=False,
+                                   rank=rank(), world_size=world_size())
+            sampler.set_epoch(0)
+            return make_loader(cfg, data.index, data.splits[split], train=train, batch_size=batch,
+                               num_crops=crops, sampler=sampler, drop_last=False, device=device)
+
+        self.bank_loader = loader("train", train=False, crops=1)
+        self.query_loader = loader(query_split, train=False, crops=1)
+        # Two augmented views of each query item (fixed crop seeds) for the `align` metric.
+        self.align_loader = loader(query_split, train=True, crops=cfg.data.crops_per_item) \
+            if cfg.eval.views_for_align else None
+        self.train_labels = labels_tensor(data.split_labels("train"))
+
+    def _prepare(self, x: Tensor) -> Tensor:
+        """Deterministic evaluation input: audio ``[B, 1, T] -> [B, 1, M, F]``, images as they are."""
+        if self.data.index.modality == "audio":
+            x = x[:, 0]
+        return self.data.view_maker.embed_input(x)
+
+    @torch.no_grad()
+    def embed(self, method: nn.Module) -> tuple[SplitEmbeddings, SplitEmbeddings, Tensor | None]:
+        encode = eval_encoder(method, self.cfg.eval.features)
+        bank = embed_loader(encode, self.bank_loader, self._prepare, self.device)
+        queries = embed_loader(encode, self.query_loader, self._prepare, self.device)
+        other_view = None
+        if self.align_loader is not None:
+            first = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[0], self.device)
+            second = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[1], self.device)
+            # align compares two augmented views of the same items; uniform/emb_std use clean queries.
+            other_view = (first.features, second.features)
+        return bank, queries, other_view
+
+    def run(self, method: nn.Module, epoch: int, final: bool) -> dict[str, float]:
+        was_training = method.training
+        method.eval()
+        bank, queries, views = self.embed(method)
+        metrics: dict[str, float] | None = None
+        if rank() == 0:
+            probe = self.cfg.eval.linear_probe == "every" or (final and self.cfg.eval.linear_probe == "final")
+            metrics = embedding_metrics(
+                bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
+                temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
+                clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed,
+                other_view=None)
+            if views is not None:
+                from ssl_core.eval.collapse import alignment
+
+                metrics["align"] = float(alignment(views[0], views[1]))
+            metrics = finite_or_nan(metrics)
+        method.train(was_training)
+        return dict(broadcast_object(metrics))

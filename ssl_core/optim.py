@@ -1,0 +1,46 @@
+"""Optimisers (timm's implementations) and the warm-up + cosine learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from timm.optim import create_optimizer_v2
+from torch import nn
+
+from ssl_core.config import OptimConfig
+
+# Our names -> timm's. timm's "sgd" is Nesterov; "momentum" is the classic heavy-ball SGD
+# that SimCLR / SimSiam use. timm's LARS skips the trust ratio where weight decay is 0,
+# and filter_bias_and_bn puts biases and norms there: SimCLR's exclusion, for free.
+_TIMM_NAMES = {"sgd": "momentum", "lars": "lars", "adamw": "adamw"}
+
+
+def effective_lr(cfg: OptimConfig, global_batch: int) -> float:
+    """The peak learning rate: ``lr * batch / 256`` with linear scaling (Goyal et al. 2017)."""
+    return cfg.lr * global_batch / 256 if cfg.scale_lr_with_batch else cfg.lr
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig, global_batch: int) -> torch.optim.Optimizer:
+    """Optimiser over the trainable parameters of ``model`` (frozen EMA targets excluded)."""
+    kwargs = {"momentum": cfg.momentum} if cfg.name in ("sgd", "lars") else {}
+    return create_optimizer_v2(model, opt=_TIMM_NAMES[cfg.name], lr=effective_lr(cfg, global_batch),
+                               weight_decay=cfg.weight_decay, filter_bias_and_bn=True, **kwargs)
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
+    """LR multiplier: linear from ~0 to 1 over ``warmup_steps``, then cosine to ``min_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    progress = min(max(progress, 0.0), 1.0)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, steps_per_epoch: int,
+                    epochs: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step schedule; a LambdaLR so its state (the step) round-trips through checkpoints."""
+    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    total = steps_per_epoch * epochs
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, warmup, total, cfg.min_lr_ratio))
