@@ -4,7 +4,8 @@
 ``image`` hold the individual per-example augmentations they compose.
 """
 
+from ssl_core.augment import audio, image
 from ssl_core.augment.audio_views import AudioViewMaker
 from ssl_core.augment.image_views import ImageViewMaker
 
-__all__ = ["AudioViewMaker", "ImageViewMaker"]
+__all__ = ["AudioViewMaker", "ImageViewMaker", "audio", "image"]

@@ -18,7 +18,7 @@ from torchvision.ops import roi_align
 
 from ssl_core.augment.audio import bernoulli_gate
 
-LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma as PIL; torchvision uses 0.2989 for red (sums to 0.9999)
 BLUR_SIGMA = (0.1, 2.0)  # SimCLR's Gaussian blur sigma range
 
 
@@ -94,26 +94,37 @@ def to_grayscale(x: Tensor) -> Tensor:
     return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b).unsqueeze(1)
 
 
-def color_jitter(x: Tensor, p: float, strength: float) -> Tensor:
-    """Brightness, contrast, saturation jitter, each factor ~ U(max(0, 1 - s), 1 + s) per example.
+def adjust_colors(x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor) -> Tensor:
+    """Brightness -> contrast -> saturation with per-example factors ``[B]`` (1 = unchanged).
 
-    ``strength`` s is used as torchvision ColorJitter's brightness = contrast = saturation
-    argument (SimCLR's CIFAR setting 0.4 = 0.8 x its s = 0.5). Fixed order
-    brightness -> contrast -> saturation, each clamped to [0, 1] as in torchvision; no hue
-    (it needs an HSV round trip and matters little here). Saturation only for 3 channels.
-    [B, C, H, W] -> same.
+    Same definitions as torchvision's ``adjust_brightness/contrast/saturation``: blend with
+    black, with the mean luma, with the luma image; each clamped to [0, 1]. Saturation is
+    skipped for non-RGB input. [B, C, H, W] -> same.
+    """
+    rgb = x.shape[1] == 3
+    b, c, s = (f.to(x.dtype)[:, None, None, None] for f in (brightness, contrast, saturation))
+    out = (b * x).clamp(0.0, 1.0)
+    luma = to_grayscale(out) if rgb else out
+    mean = luma.mean(dim=(1, 2, 3), keepdim=True)
+    out = (c * out + (1.0 - c) * mean).clamp(0.0, 1.0)
+    if rgb:
+        out = (s * out + (1.0 - s) * to_grayscale(out)).clamp(0.0, 1.0)
+    return out
+
+
+def color_jitter(x: Tensor, p: float, strength: float) -> Tensor:
+    """Colour jitter with probability p; each factor ~ U(max(0, 1 - s), 1 + s) per example.
+
+    ``strength`` s is torchvision ColorJitter's brightness = contrast = saturation
+    argument (SimCLR's CIFAR setting 0.4 is 0.8 x its s = 0.5). The order is fixed
+    (brightness, contrast, saturation) and there is no hue jitter, which needs an HSV
+    round trip; torchvision shuffles the order per call. [B, C, H, W] -> same.
     """
     batch = x.shape[0]
     gate = bernoulli_gate(batch, p, x.device)
     low, high = max(0.0, 1.0 - strength), 1.0 + strength
-    factors = torch.empty(3, batch, 1, 1, 1, device=x.device).uniform_(low, high)
-    out = (x * factors[0]).clamp(0.0, 1.0)
-    luma = to_grayscale(out) if x.shape[1] == 3 else out.mean(dim=1, keepdim=True)
-    mean = luma.mean(dim=(1, 2, 3), keepdim=True)
-    out = (factors[1] * out + (1.0 - factors[1]) * mean).clamp(0.0, 1.0)
-    if x.shape[1] == 3:
-        out = (factors[2] * out + (1.0 - factors[2]) * to_grayscale(out)).clamp(0.0, 1.0)
-    return torch.where(gate[:, None, None, None], out, x)
+    factors = torch.empty(3, batch, device=x.device).uniform_(low, high)
+    return torch.where(gate[:, None, None, None], adjust_colors(x, *factors.unbind(0)), x)
 
 
 def random_grayscale(x: Tensor, p: float) -> Tensor:
@@ -124,29 +135,39 @@ def random_grayscale(x: Tensor, p: float) -> Tensor:
     return torch.where(gate[:, None, None, None], to_grayscale(x).expand_as(x), x)
 
 
-def gaussian_blur(x: Tensor, p: float, sigma: tuple[float, float] = BLUR_SIGMA) -> Tensor:
-    """Separable Gaussian blur, sigma ~ U(sigma) per example, with probability p.
+def blur_radius(height: int, width: int) -> int:
+    """Kernel radius: side ~10% of the image as in SimCLR, at least 3 taps, below the image side."""
+    return min(max(1, round(0.05 * min(height, width))), height - 1, width - 1)
 
-    Kernel side ~10% of the image (SimCLR), at least 3; reflect padding. Implemented as
-    one depthwise conv over ``B * C`` groups, so every example has its own kernel.
+
+def blur_with_sigma(x: Tensor, sigmas: Tensor, radius: int) -> Tensor:
+    """Separable Gaussian blur, one sigma per example (``sigmas: [B]``), reflect padding.
+
+    One depthwise conv over ``B * C`` groups, so each example gets its own kernel; the
+    kernel is ``exp(-t^2 / (2 sigma^2))`` on taps -radius..radius, normalised to sum 1.
     [B, C, H, W] -> same.
     """
     batch, channels, height, width = x.shape
-    gate = bernoulli_gate(batch, p, x.device)
-    sigmas = torch.empty(batch, device=x.device).uniform_(sigma[0], sigma[1])
-    radius = max(1, round(0.05 * min(height, width)))
-    radius = min(radius, height - 1, width - 1)  # reflect padding needs radius < side
-    if radius < 1:
-        return x
     taps = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    kernel = torch.exp(-taps[None, :] ** 2 / (2.0 * sigmas[:, None] ** 2))  # [B, k]
+    kernel = torch.exp(-taps[None, :] ** 2 / (2.0 * sigmas.to(x.dtype)[:, None] ** 2))  # [B, k]
     kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(channels, dim=0)  # [B*C, k]
     size = 2 * radius + 1
     flat = x.reshape(1, batch * channels, height, width)
     flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
     flat = F.conv2d(flat, kernel.view(-1, 1, size, 1), groups=batch * channels)
     flat = F.conv2d(flat, kernel.view(-1, 1, 1, size), groups=batch * channels)
-    return torch.where(gate[:, None, None, None], flat.view_as(x), x)
+    return flat.view_as(x)
+
+
+def gaussian_blur(x: Tensor, p: float, sigma: tuple[float, float] = BLUR_SIGMA) -> Tensor:
+    """Gaussian blur with probability p, sigma ~ U(sigma) per example (SimCLR). [B, C, H, W] -> same."""
+    batch, _, height, width = x.shape
+    gate = bernoulli_gate(batch, p, x.device)
+    sigmas = torch.empty(batch, device=x.device).uniform_(sigma[0], sigma[1])
+    radius = blur_radius(height, width)
+    if radius < 1:  # a 1-pixel-wide image cannot be blurred with reflect padding
+        return x
+    return torch.where(gate[:, None, None, None], blur_with_sigma(x, sigmas, radius), x)
 
 
 def solarize(x: Tensor, p: float, threshold: float = 0.5) -> Tensor:

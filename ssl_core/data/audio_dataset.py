@@ -68,7 +68,10 @@ class AudioCropDataset(torch.utils.data.Dataset):
             return cached.astype(np.float32)
         wave = decode_mono(self.items[index].path, self.sample_rate)
         if self.cache_decoded:
+            # Return the float16-rounded copy on the first read too, so a crop never depends
+            # on whether this process (or loader worker) had the recording cached already.
             self._cache[index] = wave.astype(np.float16)
+            return self._cache[index].astype(np.float32)
         return wave
 
     def crop_starts(self, length: int, sample_seed: int | None) -> np.ndarray:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from ssl_core.distributed import gather_no_grad
 from ssl_core.eval.clustering import clustering_metrics
 from ssl_core.eval.collapse import collapse_metrics
-from ssl_core.eval.knn import knn_accuracy, knn_predict
+from ssl_core.eval.knn import accuracy_from_scores, knn_class_scores, predictions_from_scores
 from ssl_core.eval.linear_probe import linear_probe_accuracy
 from ssl_core.eval.longtail import frequency_groups, group_accuracies
 
@@ -71,9 +71,10 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
 
     ``other_view [Nq, F]``: features of a second augmented view of each query, for ``align``.
     """
-    metrics = knn_accuracy(bank.features, bank.labels, queries.features, queries.labels, num_classes,
-                           k=k, temperature=temperature)
-    pred = knn_predict(bank.features, bank.labels, queries.features, num_classes, k=k, temperature=temperature)
+    scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
+                              temperature=temperature)
+    metrics = accuracy_from_scores(scores, queries.labels)
+    pred = predictions_from_scores(scores)
     groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
     metrics.update(group_accuracies(pred, queries.labels, groups))
     metrics.update(collapse_metrics(queries.features, other_view))

@@ -172,12 +172,22 @@ def knn_accuracy(
     scores = knn_class_scores(
         bank, bank_labels, queries, num_classes, k, temperature, weighted, chunk_size
     )
+    return accuracy_from_scores(scores, query_labels)
+
+
+def accuracy_from_scores(scores: torch.Tensor, query_labels: torch.Tensor) -> dict[str, float]:
+    """knn_top1 / knn_top5 in percent from class scores ``[Nq, C]`` (ties: lower class first)."""
     ranked = _rank_classes(scores)
     truth = query_labels.to(ranked.device, torch.int64).unsqueeze(1)
-    top5 = min(5, num_classes)
+    top5 = min(5, scores.shape[1])
     hit1 = (ranked[:, :1] == truth).any(dim=1)
     hit5 = (ranked[:, :top5] == truth).any(dim=1)
     return {
         "knn_top1": 100.0 * hit1.double().mean().item(),
         "knn_top5": 100.0 * hit5.double().mean().item(),
     }
+
+
+def predictions_from_scores(scores: torch.Tensor) -> torch.Tensor:
+    """Predicted class ``[Nq]`` from class scores ``[Nq, C]`` (ties: lower class first)."""
+    return _rank_classes(scores)[:, 0]

@@ -90,7 +90,7 @@ def _syllable_type(kind: str, band: tuple[float, float], rng: np.random.Generato
         centre = lo + width * rng.uniform(0.35, 0.65)
         glide = width * rng.uniform(-0.2, 0.2)
         return SyllableType(kind, rng.uniform(0.15, 0.5), centre - glide, centre + glide,
-                            mod_rate=rng.uniform(15.0, 55.0), mod_depth=width * rng.uniform(0.15, 0.4),
+                            mod_rate=rng.uniform(8.0, 30.0), mod_depth=width * rng.uniform(0.3, 0.5),
                             gain=rng.uniform(0.6, 0.9))
     if kind == "harmonic":
         # The fundamental sits below the band and the partials' amplitude profile peaks in it.

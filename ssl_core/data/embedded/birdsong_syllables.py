@@ -6,6 +6,7 @@ frequency modulation are smooth (no clicks), as in standard FM synthesis of bird
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft
 
 from .birdsong_species import MAX_FREQUENCY, SyllableType
 
@@ -35,11 +36,12 @@ def phase_of(freq: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def band_noise(n: int, f_centre: float, bandwidth: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """White noise band-passed to ``f_centre +- bandwidth/2`` in the frequency domain, ``[n]``."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    m = fft.next_fast_len(n, real=True)  # FFT-friendly length, cut to n below
+    spectrum = fft.rfft(rng.standard_normal(m))
+    freqs = fft.rfftfreq(m, 1.0 / sample_rate)
     # Gaussian passband: a smooth mask avoids long ringing from a brick-wall filter.
     spectrum *= np.exp(-0.5 * ((freqs - f_centre) / (bandwidth / 2.0)) ** 2)
-    noise = np.fft.irfft(spectrum, n)
+    noise = fft.irfft(spectrum, m)[:n]
     return noise / (np.sqrt(np.mean(noise**2)) + 1e-12)
 
 

@@ -39,6 +39,7 @@ def embedded_path(name: str, cache_dir: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{VERSION}.tmp-", dir=cache))
     try:
         module.generate(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private (0700); a cache is shared
         try:
             os.rename(tmp, root)
         except OSError:
