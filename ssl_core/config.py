@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Convert a YAML/CLI value to the field's annotated type, or raise ConfigError."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         non_none = [a for a in args if a is not type(None)]
@@ -268,20 +269,30 @@ def set_value(cfg: Config, dotted_key: str, value: Any) -> None:
     if section_name not in sections:
         raise ConfigError(f"unknown config section {section_name!r} in {dotted_key!r}; valid sections: {', '.join(sorted(sections))}")
     section = getattr(cfg, section_name)
-    types = _section_types(type(section))
-    if key not in types:
+    field_types = _section_types(type(section))
+    if key not in field_types:
         raise ConfigError(
-            f"unknown config key {dotted_key!r}; valid keys in {section_name!r}: {', '.join(types)}"
+            f"unknown config key {dotted_key!r}; valid keys in {section_name!r}: {', '.join(field_types)}"
         )
-    setattr(section, key, _coerce(value, types[key], dotted_key))
+    annotation = field_types[key]
+    if isinstance(value, str) and not _is_string_field(annotation):
+        # Command-line values arrive as text: parse numbers, lists and booleans as YAML,
+        # but only for non-string fields, so "off" stays "off" and never becomes False.
+        value = yaml.safe_load(value) if value.strip() else value
+    setattr(section, key, _coerce(value, annotation, dotted_key))
+
+
+def _is_string_field(annotation: Any) -> bool:
+    return annotation is str or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
+                                 and str in typing.get_args(annotation))
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``'method.temperature=0.1'`` -> ``('method.temperature', 0.1)`` (value parsed as YAML)."""
+    """``'method.temperature=0.1'`` -> ``('method.temperature', '0.1')``; ``set_value`` parses the text."""
     if "=" not in text:
         raise ConfigError(f"an override looks like section.field=value, got {text!r}")
     key, raw_value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw_value) if raw_value.strip() else ""
+    return key.strip(), raw_value.strip()
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

@@ -60,7 +60,9 @@ def test_range_errors_name_field_and_fix(override, message) -> None:
 
 
 def test_override_syntax() -> None:
-    assert parse_override("method.temperature=0.1") == ("method.temperature", 0.1)
+    assert parse_override("method.temperature=0.1") == ("method.temperature", "0.1")
+    cfg = load_config(None, ["train.progress=off", "method.temperature=1e-1", "eval.clustering=false"])
+    assert cfg.train.progress == "off" and cfg.method.temperature == 0.1 and cfg.eval.clustering is False
     with pytest.raises(ConfigError, match="section.field=value"):
         parse_override("temperature")
     with pytest.raises(ConfigError, match="section.field"):

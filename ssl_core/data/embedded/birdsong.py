@@ -143,6 +143,8 @@ def generate(
         taken[code] = taken.get(code, 0) + 1
         tasks.append((str(out_dir), seed, number, species_index))
     processes = processes or min(2, os.cpu_count() or 1)
+    if multiprocessing.current_process().daemon:
+        processes = 1  # daemonic processes (e.g. loader workers) may not start a Pool
     if processes > 1 and len(tasks) > 1:
         # fork: the workers need only numpy/scipy/soundfile, and fork avoids re-importing
         # torch (pulled in by ssl_core.data) in every worker; rows come back in task order.
