@@ -93,13 +93,13 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | None = None,
           resume_from: str | Path | None = None,
-          step_callback: Callable[[int, float], None] | None = None) -> dict[str, float]:
+          step_callback: Callable[[int, float, dict], None] | None = None) -> dict[str, float]:
     """Train ``cfg.method`` on ``cfg.data``; return the last evaluation's metrics.
 
     ``run_dir`` (default ``cfg.train.output_dir``) receives ``checkpoints/`` and
     ``tensorboard/``. ``resume_from`` is a checkpoint directory (or ``"latest"`` for the
     newest under ``run_dir``): training continues exactly where it stopped.
-    ``step_callback(global_step, loss)`` is called after every optimiser step (tests).
+    ``step_callback(global_step, loss, logs)`` is called after every optimiser step (tests).
     """
     cfg.validate()
     run_dir = Path(run_dir or cfg.train.output_dir)
@@ -201,7 +201,7 @@ def _train_one_epoch(cfg: Config, data: DataBundle, method: Method, model: nn.Mo
         loss_sum += loss_value * x.shape[0]
         seen += x.shape[0]
         if step_callback is not None:
-            step_callback(global_step, loss_value)
+            step_callback(global_step, loss_value, logs)
         log.scalars("train", {"loss": loss_value, "lr": optimizer.param_groups[0]["lr"], **logs}, global_step)
         progress.update(loss=loss_value)
     progress.close()

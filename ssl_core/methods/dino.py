@@ -65,7 +65,14 @@ class DINO(Method):
         loss = dino_loss(student, [t.detach() for t in teacher], self.center.center,
                          c.dino_student_temp, t_temp)
         self._teacher_mean = torch.cat(teacher).mean(dim=0, keepdim=True)
-        return loss, {"teacher_temp": t_temp}
+        with torch.no_grad():
+            # The cross-entropy is H(teacher) + KL(teacher || student). Early in training
+            # centring spreads the teacher, so H (and the loss) rises while KL, the part the
+            # student controls, falls: log both so a rising DINO loss can be read correctly.
+            probs = [torch.softmax((t.float() - self.center.center) / t_temp, dim=-1) for t in teacher]
+            entropy = torch.stack([-(p * torch.log(p.clamp_min(1e-12))).sum(-1).mean() for p in probs]).mean()
+        return loss, {"teacher_temp": t_temp, "teacher_entropy": float(entropy),
+                      "kl": float(loss.detach()) - float(entropy)}
 
     def on_step_end(self, step: int, total_steps: int) -> None:
         momentum = cosine_momentum(step, total_steps, self.method_cfg.momentum_base, 1.0)
