@@ -84,6 +84,7 @@ class ModelConfig:
     proj_layers: int = 2  # projector depth (linear layers); SimCLR uses 2, BYOL/SimSiam 2-3
     embedding_dim: int = 128  # projector output, the space the SSL loss sees
     proj_batch_norm: bool = True  # BN in the projector stabilises BYOL/SimSiam and helps SimCLR
+    proj_output_bn: str = "auto"  # BN (no affine) on the embedding: "auto" = the paper's choice (SimSiam on), "on", "off"
     pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam (bottleneck as in SimSiam)
 
 

@@ -118,6 +118,7 @@ def _check_model(cfg: "Config") -> None:
     _at_least("model.proj_layers", m.proj_layers, 1)
     _at_least("model.embedding_dim", m.embedding_dim, 1)
     _at_least("model.pred_hidden_dim", m.pred_hidden_dim, 1)
+    _one_of("model.proj_output_bn", m.proj_output_bn, ("auto", "on", "off"))
 
 
 def _check_method(cfg: "Config") -> None:

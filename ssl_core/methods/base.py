@@ -74,8 +74,10 @@ class Method(nn.Module):
         features = self.backbone(x)
         return projector(features) if projector is not None else features
 
-    def projector_from_config(self, last_bn: bool = False) -> nn.Module:
+    def projector_from_config(self, default_last_bn: bool = False) -> nn.Module:
+        """The projector; ``model.proj_output_bn="auto"`` keeps the method's paper default."""
         m = self.model_cfg
+        last_bn = default_last_bn if m.proj_output_bn == "auto" else m.proj_output_bn == "on"
         return projection_head(self.feature_dim, m.proj_hidden_dim, m.embedding_dim,
                                m.proj_layers, m.proj_batch_norm, last_bn)
 

@@ -23,7 +23,7 @@ class SimSiam(Method):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # SimSiam's projector ends in a BN without affine parameters.
-        self.projector = self.projector_from_config(last_bn=True)
+        self.projector = self.projector_from_config(default_last_bn=True)
         self.predictor = prediction_head(self.model_cfg.embedding_dim, self.model_cfg.pred_hidden_dim)
 
     def training_step(self, views: list[Tensor], labels: Tensor) -> tuple[Tensor, dict[str, float]]:

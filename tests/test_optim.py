@@ -1,0 +1,53 @@
+"""Optimisers and the warm-up + cosine schedule against their formulas."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from timm.optim import Lars
+
+from ssl_core.config import OptimConfig
+from ssl_core.methods.base import make_target
+from ssl_core.optim import build_optimizer, build_scheduler, effective_lr
+
+
+def _model() -> torch.nn.Module:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
+    model.target = make_target(torch.nn.Linear(4, 3))[0]  # a frozen EMA copy: never optimised
+    return model
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", torch.optim.SGD), ("lars", Lars), ("adamw", torch.optim.AdamW)])
+def test_optimiser_kind_lr_and_weight_decay_groups(name, cls) -> None:
+    model = _model()
+    opt = build_optimizer(model, OptimConfig(name=name, lr=0.4, weight_decay=1e-4), global_batch=128)
+    assert isinstance(opt, cls)
+    assert all(g["lr"] == pytest.approx(0.2) for g in opt.param_groups)  # 0.4 * 128 / 256
+    optimised = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not any(id(p) in optimised for p in model.target.parameters())
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    # Weight matrices decay; biases and BN parameters do not (SimCLR's LARS exclusion).
+    assert decayed == {id(model[0].weight), id(model[2].weight)}
+    if name == "sgd":
+        assert opt.param_groups[0]["momentum"] == 0.9 and not opt.param_groups[0]["nesterov"]
+
+
+def test_warmup_then_cosine_matches_formula() -> None:
+    cfg = OptimConfig(name="sgd", lr=0.256, scale_lr_with_batch=False, warmup_epochs=2, min_lr_ratio=0.1)
+    opt = build_optimizer(torch.nn.Linear(2, 2), cfg, global_batch=256)
+    sched = build_scheduler(opt, cfg, steps_per_epoch=5, epochs=10)
+    lrs = []
+    for _ in range(50):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    for step, lr in enumerate(lrs):
+        if step < 10:
+            expected = 0.256 * (step + 1) / 10
+        else:
+            progress = (step - 10) / 40
+            expected = 0.256 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        assert lr == pytest.approx(expected, rel=1e-9), step
+    assert effective_lr(OptimConfig(lr=0.3), 512) == pytest.approx(0.6)
