@@ -129,7 +129,7 @@ class EvalConfig:
     linear_probe: str = "final"  # "final", "every" or "never": the probe costs more than kNN
     clustering: bool = True  # k-means ARI/NMI, silhouette, Davies-Bouldin at each evaluation
     views_for_align: bool = True  # embed two augmented views of val items for the `align` metric
-    before_training: bool = False  # also evaluate the untrained network (epoch 0): the floor to beat
+    before_training: bool = True  # also evaluate the untrained network (epoch 0): the floor to beat
 
 
 @dataclass

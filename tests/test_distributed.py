@@ -6,6 +6,7 @@ Real processes and a real process group (gloo on the CPU), as Ray Train sets one
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 import torch
@@ -36,8 +37,15 @@ def _global_loss_grad() -> torch.Tensor:
     return weight.grad
 
 
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, port: int, out_dir: str) -> None:
+    # Loopback only: the process group never listens on a public address.
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     try:
         weight, v1, v2 = _data()
         weight.requires_grad_(True)
@@ -52,12 +60,13 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         grad /= WORLD
         ragged = gather_no_grad(torch.full((rank + 1, 2), float(rank)))  # shards of unequal size
         torch.save({"grad": grad, "world": world_size(), "ragged": ragged}, os.path.join(out_dir, f"{rank}.pt"))
+        dist.barrier()  # no rank tears gloo down while another still talks to it
     finally:
         dist.destroy_process_group()
 
 
 def test_gathered_contrastive_gradient_equals_single_process(tmp_path) -> None:
-    mp.spawn(_worker, args=(str(tmp_path / "pg"), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     reference = _global_loss_grad()
     for rank in range(WORLD):
         out = torch.load(tmp_path / f"{rank}.pt", weights_only=True)
