@@ -71,3 +71,17 @@ def broadcast_object(obj: object, src: int = 0) -> object:
     holder = [obj]
     dist.broadcast_object_list(holder, src=src)
     return holder[0]
+
+
+@torch.no_grad()
+def sync_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BN running statistics, queues, step counters) to every rank.
+
+    DDP keeps parameters identical, but each rank updates its BN running statistics from
+    its own shard after DDP's per-forward broadcast, so without this the ranks would
+    evaluate slightly different models than the checkpoint rank 0 writes.
+    """
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=src)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ssl_core.config import Config
 from ssl_core.data import EpochSampler
 from ssl_core.data_pipeline import DataBundle, make_loader
-from ssl_core.distributed import broadcast_object, rank, world_size
+from ssl_core.distributed import broadcast_object, rank, sync_buffers, world_size
 from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_metrics, eval_encoder,
                                     finite_or_nan, labels_tensor)
 
@@ -59,6 +59,7 @@ class Evaluator:
 
     def run(self, method: nn.Module, epoch: int, final: bool) -> dict[str, float]:
         was_training = method.training
+        sync_buffers(method)  # every rank embeds with rank 0's model, the one checkpointed
         method.eval()
         bank, queries, views = self.embed(method)
         metrics: dict[str, float] | None = None
