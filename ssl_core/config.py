@@ -37,6 +37,11 @@ class DataConfig:
     batch_size: int = 64  # GLOBAL batch (all workers); contrastive negatives come from it
     num_workers: int = 2  # CPU loader processes per training worker; 0 loads in the main process
     cache_decoded: bool = True  # keep decoded audio in loader memory so OGG is decoded once per process
+    format: str = "auto"  # "auto" (detect), "birdclef", "audio_folder", "image_folder", "audio_csv", "image_csv"
+    manifest: str | None = None  # CSV manifest (path,label[,fold]) for *_csv formats; None: the format's default name
+    decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
+    window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
+    eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows
 
 
 @dataclass
@@ -64,13 +69,23 @@ class AugmentConfig:
     time_mask_frames: int = 20  # max masked frames
     freq_mask_p: float = 0.5  # SpecAugment frequency mask
     freq_mask_bins: int = 8  # max masked mel bins
+    time_stretch_p: float = 0.0  # stretch the log-mel along time (cheap time stretch)
+    time_stretch_max: float = 0.2  # rate drawn in [1 - max, 1 + max]
+    spec_crop_p: float = 0.0  # BYOL-A random resized crop on the log-mel
+    spec_crop_scale_min: float = 0.6  # smallest crop area fraction; 1 = no crop
+    fader_p: float = 0.0  # random linear fade in / out over the clip
+    fader_db: float = 6.0  # max level change across the clip in dB
+    filter_p: float = 0.0  # random low / high / band-pass shaping of the spectrum
+    filter_db: float = 12.0  # max attenuation of the filtered band in dB
     # Images.
     crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]
+    crop_ratio_max: float = 4 / 3  # aspect ratio drawn log-uniformly in [1 / max, max]; 1 fixes it
     flip_p: float = 0.5  # horizontal flip (set 0 for digits: a mirrored 2 is not a 2)
     jitter_p: float = 0.8  # brightness/contrast/saturation jitter
     jitter_strength: float = 0.4  # jitter magnitude (SimCLR's s)
     grayscale_p: float = 0.2  # random grayscale
     blur_p: float = 0.0  # Gaussian blur; off by default for small images
+    blur_sigma_max: float = 2.0  # blur sigma drawn in [0.1, max] (SimCLR)
     solarize_p: float = 0.0  # solarisation (BYOL's second view uses 0.2)
     # Multi-crop (DINO, SwAV-style): global views plus smaller local views.
     num_local_crops: int = 0  # extra local views; 0 = two global views only

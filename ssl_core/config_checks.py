@@ -64,6 +64,9 @@ def _check_data(cfg: "Config") -> None:
     _at_least("data.image_size", d.image_size, 8)
     _at_least("data.batch_size", d.batch_size, 2)
     _at_least("data.num_workers", d.num_workers, 0)
+    _one_of("data.format", d.format, ("auto", "birdclef", "audio_folder", "image_folder", "audio_csv", "image_csv"))
+    _one_of("data.window_weighting", d.window_weighting, ("uniform", "energy"))
+    _one_of("data.eval_windows", d.eval_windows, ("centre", "mean"))
 
 
 def _check_frontend(cfg: "Config") -> None:
@@ -85,8 +88,19 @@ def _check_frontend(cfg: "Config") -> None:
 def _check_augment(cfg: "Config") -> None:
     a = cfg.augment
     for name in ("gain_p", "noise_p", "mix_p", "pitch_shift_p", "time_mask_p", "freq_mask_p",
+                 "time_stretch_p", "spec_crop_p", "fader_p", "filter_p",
                  "flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p"):
         _probability(f"augment.{name}", getattr(a, name))
+    if not 0 <= a.time_stretch_max < 1:
+        _fail("augment.time_stretch_max", a.time_stretch_max, "must be in [0, 1)")
+    if not 0 < a.spec_crop_scale_min <= 1:
+        _fail("augment.spec_crop_scale_min", a.spec_crop_scale_min, "must be in (0, 1]")
+    _non_negative("augment.fader_db", a.fader_db)
+    _non_negative("augment.filter_db", a.filter_db)
+    if not a.crop_ratio_max >= 1:
+        _fail("augment.crop_ratio_max", a.crop_ratio_max, "must be >= 1")
+    if not 0.1 <= a.blur_sigma_max <= 10:
+        _fail("augment.blur_sigma_max", a.blur_sigma_max, "must be in [0.1, 10]")
     _non_negative("augment.gain_db", a.gain_db)
     if not math.isfinite(a.noise_snr_db):
         _fail("augment.noise_snr_db", a.noise_snr_db, "must be a finite number of dB")
