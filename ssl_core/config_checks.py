@@ -64,7 +64,9 @@ def _check_data(cfg: "Config") -> None:
     _at_least("data.image_size", d.image_size, 8)
     _at_least("data.batch_size", d.batch_size, 2)
     _at_least("data.num_workers", d.num_workers, 0)
-    _one_of("data.format", d.format, ("auto", "birdclef", "audio_folder", "image_folder", "audio_csv", "image_csv"))
+    from ssl_core.data.catalog import FORMATS
+
+    _one_of("data.format", d.format, FORMATS)
     _one_of("data.window_weighting", d.window_weighting, ("uniform", "energy"))
     _one_of("data.eval_windows", d.eval_windows, ("centre", "mean"))
 

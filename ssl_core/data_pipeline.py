@@ -43,7 +43,7 @@ class DataBundle:
 def load_and_split(cfg: Config) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
     """Load the dataset named by ``data.dataset`` and split it by recording (or by fold)."""
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
-    index = load_dataset(cfg.data.dataset, cache_dir=cache)
+    index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest)
     if cfg.data.fold_map:
         splits = split_by_fold(index, cfg.data.fold_map)
     else:
@@ -52,7 +52,7 @@ def load_and_split(cfg: Config) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
 
 
 def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
-                              world_size: int) -> None:
+                              world_size: int, uses_labels: bool) -> None:
     """Refuse configs that cannot work on this dataset, naming the fix."""
     n_train = len(splits["train"])
     if index.num_classes < 2:
@@ -67,11 +67,15 @@ def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str
         raise ConfigError(f"the val split of {index.name!r} is empty; it is the search objective. "
                           "Use more data, larger data.split_fractions[1], or a fold_map with a val fold")
     labels = index.labels()
-    for split in ("train", "val"):
-        if (labels[splits[split]] < 0).any():
-            # The train split is the kNN bank and val the objective: both need labels.
-            raise ConfigError(f"the {split} split of {index.name!r} has unlabelled items; kNN evaluation "
-                              "needs labels for train (the bank) and val (the objective)")
+    if (labels[splits["val"]] < 0).any():
+        raise ConfigError(f"the val split of {index.name!r} has unlabelled items; val is the search objective "
+                          "and needs labels (unlabelled files may only be used for training)")
+    unlabelled = int((labels[splits["train"]] < 0).sum())
+    if unlabelled and uses_labels:
+        raise ConfigError(f"method {cfg.method.name!r} trains on labels, but the train split of {index.name!r} "
+                          f"has {unlabelled} unlabelled items; use an SSL method or label them")
+    if len(index.labelled_indices(splits["train"])) == 0:
+        raise ConfigError(f"the train split of {index.name!r} has no labelled items; the kNN bank needs some")
 
 
 def _dataset(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, train: bool, num_crops: int) -> Dataset:
@@ -111,8 +115,13 @@ def build_view_maker(cfg: Config, index: DatasetIndex) -> nn.Module:
 
 def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
                index_and_splits: tuple[DatasetIndex, dict[str, np.ndarray]] | None = None) -> DataBundle:
+    from ssl_core.methods import METHODS
+
+    uses_labels = METHODS[cfg.method.name].uses_labels
     index, splits = index_and_splits or load_and_split(cfg)
-    check_data_against_config(cfg, index, splits, world_size)
+    # The kNN bank and the probe's training set: the labelled part of the train split.
+    splits = dict(splits, bank=index.labelled_indices(splits["train"]))
+    check_data_against_config(cfg, index, splits, world_size, uses_labels)
     local_batch = cfg.data.batch_size // world_size
     sampler = EpochSampler(len(splits["train"]), seed=cfg.train.seed, shuffle=True, rank=rank,
                            world_size=world_size)

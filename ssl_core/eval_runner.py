@@ -31,12 +31,12 @@ class Evaluator:
             return make_loader(cfg, data.index, data.splits[split], train=train, batch_size=batch,
                                num_crops=crops, sampler=sampler, drop_last=False, device=device)
 
-        self.bank_loader = loader("train", train=False, crops=1)
+        self.bank_loader = loader("bank", train=False, crops=1)
         self.query_loader = loader(query_split, train=False, crops=1)
         # Two augmented views of each query item (fixed crop seeds) for the `align` metric.
         self.align_loader = loader(query_split, train=True, crops=cfg.data.crops_per_item) \
             if cfg.eval.views_for_align else None
-        self.train_labels = labels_tensor(data.split_labels("train"))
+        self.train_labels = labels_tensor(data.split_labels("bank"))
 
     def _prepare(self, x: Tensor) -> Tensor:
         """Deterministic evaluation input: audio ``[B, 1, T] -> [B, 1, M, F]``, images as they are."""

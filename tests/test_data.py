@@ -32,11 +32,20 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def touch(root: Path, *relative: str) -> None:
+    """Create (empty) the files a CSV lists: readers refuse rows whose file does not exist, and an
+    index never opens the files, so empty ones are enough here (tests/test_formats.py uses real
+    encoded files)."""
+    for name in relative:
+        write_text(root / name, "")
+
+
 # ---------------------------------------------------------------- readers
 
 
 def test_load_image_csv_string_labels_and_folds(tmp_path: Path) -> None:
     write_text(tmp_path / "images.csv", "image,label,fold\na/1.png,dog,0\nb/2.png,cat,1\nc/3.png,dog,1\nd/4.png,,2\n")
+    touch(tmp_path, "a/1.png", "b/2.png", "c/3.png", "d/4.png")
     index = load_image_csv(tmp_path)
     assert index.modality == "image"
     assert index.class_names == ("cat", "dog")
@@ -50,6 +59,7 @@ def test_load_image_csv_string_labels_and_folds(tmp_path: Path) -> None:
 
 def test_load_image_csv_integer_labels_sort_numerically(tmp_path: Path) -> None:
     write_text(tmp_path / "x.csv", "path,label\np0.png,10\np1.png,2\np2.png,1\np3.png,2\n")
+    touch(tmp_path, "p0.png", "p1.png", "p2.png", "p3.png")
     index = load_image_csv(tmp_path, csv_name="x.csv", name="nums")
     assert index.class_names == ("1", "2", "10")
     assert index.labels().tolist() == [2, 1, 0, 1]
@@ -67,6 +77,8 @@ def test_load_image_csv_missing_columns(tmp_path: Path) -> None:
         load_image_csv(tmp_path, csv_name="nope.csv")
 
 
+BIRDCLEF_FILES = ("train_audio/norcar/XC1.ogg", "train_audio/amerob/XC2.ogg", "train_audio/amerob/XC3.ogg",
+                  "train_audio/bkcchi/iNat4.ogg")
 BIRDCLEF_CSV = (
     "primary_label,secondary_labels,type,filename,rating\n"
     "norcar,\"['amerob', 'unknown1']\",['song'],norcar/XC1.ogg,4.0\n"
@@ -78,6 +90,7 @@ BIRDCLEF_CSV = (
 
 def test_load_birdclef(tmp_path: Path) -> None:
     write_text(tmp_path / "train.csv", BIRDCLEF_CSV)
+    touch(tmp_path, *BIRDCLEF_FILES)
     index = load_birdclef(tmp_path, name="bc")
     assert (index.name, index.modality, index.num_classes) == ("bc", "audio", 3)
     assert index.class_names == ("amerob", "bkcchi", "norcar")
@@ -91,6 +104,7 @@ def test_load_birdclef(tmp_path: Path) -> None:
 def test_load_birdclef_metadata_name_and_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="train.csv"):
         load_birdclef(tmp_path)
+    touch(tmp_path, *BIRDCLEF_FILES)
     write_text(tmp_path / "train_metadata.csv", "primary_label,secondary_labels\nx,[]\n")
     with pytest.raises(ValueError, match="filename"):
         load_birdclef(tmp_path)
@@ -104,6 +118,7 @@ def test_load_birdclef_never_evaluates_code(tmp_path: Path) -> None:
         tmp_path / "train.csv",
         f"primary_label,secondary_labels,filename\na,\"__import__('pathlib').Path('{marker}').touch()\",a/1.ogg\n",
     )
+    touch(tmp_path, "train_audio/a/1.ogg")
     with pytest.raises(ValueError, match="secondary_labels"):
         load_birdclef(tmp_path)
     assert not marker.exists()
@@ -398,10 +413,11 @@ def test_embedded_unknown_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_load_dataset_detects_folders(tmp_path: Path) -> None:
     birds = tmp_path / "birds"
     write_text(birds / "train.csv", BIRDCLEF_CSV)
-    (birds / "train_audio").mkdir()
+    touch(birds, *BIRDCLEF_FILES)
     assert load_dataset(str(birds)).modality == "audio"
     images = tmp_path / "pics"
     write_text(images / "images.csv", "image,label\na.png,x\n")
+    touch(images, "a.png")
     index = load_dataset(str(images))
     assert (index.modality, index.name) == ("image", "pics")
     (tmp_path / "empty").mkdir()

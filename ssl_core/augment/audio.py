@@ -9,6 +9,13 @@ drawn whatever p is, which keeps the RNG stream independent of the probabilities
 Waveform-domain: ``random_gain``, ``add_white_noise``. Linear mel-power domain:
 ``mix_background`` (BYOL-A). Log-mel domain: ``pitch_shift``, ``time_mask``,
 ``freq_mask`` (SpecAugment), ``random_time_crop`` (multi-crop local views).
+``audio_level`` adds the fader (waveform) and filters (mel power); ``audio_warp`` the time
+stretch and random resized crop (log-mel).
+
+Why no ``torch.Generator`` argument: the SpecAugment masks use torchaudio's
+``mask_along_axis_iid``, which can only draw from the global RNG, so a generator could
+not make every step independent of it; one stream for all steps is simpler to seed and
+to checkpoint.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ssl_core.augment import audio
+from ssl_core.augment import audio, audio_level, audio_warp
 from ssl_core.augment.checks import check_audio
 from ssl_core.config import AugmentConfig, FrontendConfig
 from ssl_core.frontends import LogMelFrontend, fp32_region
@@ -14,9 +14,24 @@ from ssl_core.frontends import LogMelFrontend, fp32_region
 class AudioViewMaker(nn.Module):
     """Builds SSL views of a batch of recordings on the device, batched, per-example random.
 
-    Per global view (BYOL-A order, Niizumi et al. 2021): waveform gain -> white noise ->
-    mel power -> background mix (linear power) -> log -> pitch shift -> time mask ->
-    freq mask -> standardisation (last, so instance norm sees the augmented input).
+    Per global view (BYOL-A order, Niizumi et al. 2021, 2023), source first, then the scene,
+    then the channel, then the spectrogram:
+
+    1. waveform: gain -> linear fader (the source approaches or recedes) -> white noise
+       (a constant noise floor at an SNR relative to the faded source);
+    2. mel power: background mix with another example (same acoustic scene) -> random
+       low / high / band-pass (the microphone and path colour the whole mixture);
+    3. log;
+    4. log-mel: time stretch -> random resized crop (geometric warps first, so the masks
+       that follow keep their configured widths) -> pitch shift -> time mask -> freq mask;
+    5. standardisation, last, so instance norm sees the augmented input.
+
+    Every step has a probability and a strength in ``AugmentConfig``; probability 0 or
+    strength 0 makes it the identity. Randomness comes from torch's global RNG on the
+    input's device: ``torch.manual_seed`` makes views reproducible and the trainer
+    checkpoints that state. There is no per-call ``torch.Generator``:
+    ``torchaudio.functional.mask_along_axis_iid`` (the SpecAugment masks) draws from the
+    global RNG only, so a generator could not cover every step.
 
     Local views (multi-crop, DINO: Caron et al. 2021, https://arxiv.org/abs/2104.14294):
     local view j is a random window of ``round(local_crop_fraction * frames)`` frames
@@ -30,6 +45,9 @@ class AudioViewMaker(nn.Module):
         check_audio(augment)
         self.cfg = augment
         self.frontend = LogMelFrontend(frontend, sample_rate)
+        # Band centres for the filter's per-band gains; derived from the config, not trained.
+        centres = audio_level.mel_band_centres(frontend.n_mels, frontend.f_min, frontend.f_max)
+        self.register_buffer("band_centres", centres, persistent=False)
 
     def local_frames(self, frames: int) -> int:
         """Length in frames of a local view cut from a ``frames``-frame global view."""
@@ -67,14 +85,18 @@ class AudioViewMaker(nn.Module):
         """Waveform and power-domain augmentations, then the log: [B, T] -> [B, n_mels, frames]."""
         cfg = self.cfg
         wave = audio.random_gain(wave, cfg.gain_p, cfg.gain_db)
+        wave = audio_level.random_fader(wave, cfg.fader_p, cfg.fader_db)
         wave = audio.add_white_noise(wave, cfg.noise_p, cfg.noise_snr_db)
         power = self.frontend.mel_power(wave)
         power = audio.mix_background(power, cfg.mix_p, cfg.mix_ratio)
+        power = audio_level.random_filter(power, cfg.filter_p, cfg.filter_db, self.band_centres)
         return self.frontend.log_compress(power)
 
     def _finish(self, logmel: Tensor) -> Tensor:
         """Spectrogram augmentations then standardisation: [B, F, T] -> [B, 1, F, T]."""
         cfg = self.cfg
+        logmel = audio_warp.time_stretch(logmel, cfg.time_stretch_p, cfg.time_stretch_max)
+        logmel = audio_warp.spec_resized_crop(logmel, cfg.spec_crop_p, cfg.spec_crop_scale_min)
         logmel = audio.pitch_shift(logmel, cfg.pitch_shift_p, cfg.pitch_shift_bins)
         logmel = audio.time_mask(logmel, cfg.time_mask_p, cfg.time_mask_frames)
         logmel = audio.freq_mask(logmel, cfg.freq_mask_p, cfg.freq_mask_bins)

@@ -19,7 +19,7 @@ from torchvision.ops import roi_align
 from ssl_core.augment.audio import bernoulli_gate
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma as PIL; torchvision uses 0.2989 for red (sums to 0.9999)
-BLUR_SIGMA = (0.1, 2.0)  # SimCLR's Gaussian blur sigma range
+BLUR_SIGMA_MIN = 0.1  # SimCLR draws sigma in [0.1, 2.0]; the upper end is augment.blur_sigma_max
 
 
 def sample_crop_boxes(
@@ -68,8 +68,10 @@ def full_boxes(batch: int, height: int, width: int, device: torch.device) -> Ten
     return torch.tensor([0.0, 0.0, float(width), float(height)], device=device).expand(batch, 4)
 
 
-def crop_resize(x: Tensor, boxes: Tensor, size: int) -> Tensor:
-    """Crop box b from image b and resize it to ``size x size``: ``[B, C, H, W] -> [B, C, size, size]``.
+def crop_resize(x: Tensor, boxes: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """Crop box b from image b and resize it: ``[B, C, H, W] -> [B, C, h, w]``.
+
+    ``size`` is ``h = w`` or a pair ``(h, w)`` (spectrogram crops keep their F x T shape).
 
     ``torchvision.ops.roi_align`` with ``aligned=True`` (pixel centres at +0.5) samples each
     output pixel bilinearly at its bin centre, averaging ceil(box / size) samples per bin
@@ -79,7 +81,8 @@ def crop_resize(x: Tensor, boxes: Tensor, size: int) -> Tensor:
     batch = x.shape[0]
     index = torch.arange(batch, device=x.device, dtype=x.dtype)[:, None]
     rois = torch.cat([index, boxes.to(x.dtype)], dim=1)  # [B, 5]: (batch index, x1, y1, x2, y2)
-    return roi_align(x, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    output_size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return roi_align(x, rois, output_size=output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 
 
 def horizontal_flip(x: Tensor, p: float) -> Tensor:
@@ -159,8 +162,10 @@ def blur_with_sigma(x: Tensor, sigmas: Tensor, radius: int) -> Tensor:
     return flat.view_as(x)
 
 
-def gaussian_blur(x: Tensor, p: float, sigma: tuple[float, float] = BLUR_SIGMA) -> Tensor:
+def gaussian_blur(x: Tensor, p: float, sigma: tuple[float, float] = (BLUR_SIGMA_MIN, 2.0)) -> Tensor:
     """Gaussian blur with probability p, sigma ~ U(sigma) per example (SimCLR). [B, C, H, W] -> same."""
+    if not 0.0 < sigma[0] <= sigma[1]:
+        raise ValueError(f"sigma range must satisfy 0 < sigma[0] <= sigma[1], got {sigma!r}")
     batch, _, height, width = x.shape
     gate = bernoulli_gate(batch, p, x.device)
     sigmas = torch.empty(batch, device=x.device).uniform_(sigma[0], sigma[1])

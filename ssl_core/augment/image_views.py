@@ -24,10 +24,14 @@ class ImageViewMaker(nn.Module):
     ``[min(0.05, crop_scale_min), crop_scale_min]`` (DINO, Caron et al. 2021), at side
     ``max(8, round(local_crop_fraction * image_size))``.
 
-    ``ratio`` is the aspect-ratio range (log-uniform); pass ``(1.0, 1.0)`` to disable
-    the aspect jitter. With ``crop_scale_min = 1`` crops are the whole image anyway
-    (see ``image.sample_crop_boxes``), so all probabilities 0 make global views equal
-    ``embed_input``.
+    Every knob comes from ``AugmentConfig``: the crop's aspect ratio (w / h) is log-uniform
+    in ``[1 / crop_ratio_max, crop_ratio_max]`` (1 disables the aspect jitter) and the blur
+    sigma uniform in ``[0.1, blur_sigma_max]``. With ``crop_scale_min = 1`` crops are the
+    whole image anyway (see ``image.sample_crop_boxes``), so all probabilities 0 make global
+    views equal ``embed_input``.
+
+    Randomness comes from torch's global RNG (``torch.manual_seed`` makes views
+    reproducible; the trainer checkpoints that state), as in ``audio``.
 
     ``embed_input`` resizes with the same ``roi_align`` sampler over the full image, so a
     scale-1 training view and the evaluation input are the same pixels at any input size.
@@ -42,17 +46,14 @@ class ImageViewMaker(nn.Module):
         image_size: int,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        *,
-        ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
     ) -> None:
         super().__init__()
         check_image(augment)
-        if not 0.0 < ratio[0] <= ratio[1]:
-            raise ValueError(f"ratio must satisfy 0 < ratio[0] <= ratio[1], got {ratio!r}")
         self.cfg = augment
         self.frontend = ImageFrontend(image_size, mean, std)
         self.image_size = image_size
-        self.ratio = (float(ratio[0]), float(ratio[1]))
+        self.ratio = (1.0 / float(augment.crop_ratio_max), float(augment.crop_ratio_max))
+        self.blur_sigma = (image.BLUR_SIGMA_MIN, float(augment.blur_sigma_max))
         self.global_scale = (float(augment.crop_scale_min), 1.0)
         self.local_scale = (min(LOCAL_SCALE_MIN, float(augment.crop_scale_min)), float(augment.crop_scale_min))
         self.local_size = max(8, round(augment.local_crop_fraction * image_size))
@@ -90,6 +91,6 @@ class ImageViewMaker(nn.Module):
         v = image.horizontal_flip(v, cfg.flip_p)
         v = image.color_jitter(v, cfg.jitter_p, cfg.jitter_strength)
         v = image.random_grayscale(v, cfg.grayscale_p)
-        v = image.gaussian_blur(v, cfg.blur_p)
+        v = image.gaussian_blur(v, cfg.blur_p, self.blur_sigma)
         v = image.solarize(v, cfg.solarize_p)
         return self.frontend.normalise(v)

@@ -1,17 +1,22 @@
-"""Data layer: dataset indexes (BirdCLEF audio, image CSVs, embedded datasets), recording-level
-splits, a seed-carrying epoch sampler and crop/decoding datasets."""
+"""Data layer: dataset indexes (BirdCLEF audio, class folders, CSV manifests, image CSVs,
+embedded datasets), recording-level splits, a seed-carrying epoch sampler and crop/decoding
+datasets."""
 from .audio_dataset import AudioCropDataset
 from .birdclef import load_birdclef
-from .catalog import load_dataset
+from .catalog import FORMATS, detect_format, load_dataset
 from .embedded import EMBEDDED, embedded_path
+from .folders import load_folder
 from .image_csv import load_image_csv
 from .image_dataset import ImageDataset
+from .manifest import load_manifest
+from .media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from .records import DatasetIndex, Item
 from .sampler import EpochSampler
 from .splits import split_by_fold, split_by_recording
 
 __all__ = [
-    "AudioCropDataset", "DatasetIndex", "EMBEDDED", "EpochSampler", "ImageDataset", "Item",
-    "embedded_path", "load_birdclef", "load_dataset", "load_image_csv", "split_by_fold",
+    "AUDIO_EXTENSIONS", "AudioCropDataset", "DatasetIndex", "EMBEDDED", "EpochSampler", "FORMATS",
+    "IMAGE_EXTENSIONS", "ImageDataset", "Item", "detect_format", "embedded_path", "load_birdclef",
+    "load_dataset", "load_folder", "load_image_csv", "load_manifest", "split_by_fold",
     "split_by_recording",
 ]

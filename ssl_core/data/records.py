@@ -66,6 +66,16 @@ class DatasetIndex:
         """Primary labels, ``[N]`` int64 (-1 for unlabelled items)."""
         return np.fromiter((item.label for item in self.items), dtype=np.int64, count=len(self.items))
 
+    def labelled_indices(self, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """The given item indices (all items if None) whose label is not -1, ``[M]`` int64, order kept.
+
+        SSL trains on every item of the train split, but kNN banks, probes and class counts
+        need labels: this is the subset they may use.
+        """
+        labels = self.labels()
+        chosen = np.arange(len(labels), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+        return chosen[labels[chosen] >= 0]
+
     def class_counts(self, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Items per class, ``[C]`` int64, over all items or the given item indices.
 
@@ -76,3 +86,18 @@ class DatasetIndex:
             labels = labels[np.asarray(indices, dtype=np.int64)]
         labels = labels[labels >= 0]
         return np.bincount(labels, minlength=self.num_classes).astype(np.int64)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def sorted_class_names(labels: set[str]) -> tuple[str, ...]:
+    """Sorted as strings, but numerically when every label is an integer ("2" before "10")."""
+    if labels and all(_is_int(label) for label in labels):
+        return tuple(sorted(labels, key=int))
+    return tuple(sorted(labels))

@@ -10,6 +10,7 @@ from typing import Mapping
 
 import numpy as np
 
+from .media import list_some
 from .records import DatasetIndex
 
 SPLITS = ("train", "val", "test")
@@ -32,8 +33,11 @@ def _recording_groups(index: DatasetIndex) -> dict[str, list[int]]:
 
 
 def _recording_label(index: DatasetIndex, members: list[int]) -> int:
-    """Majority label of a recording's items (ties -> smallest class index)."""
+    """-1 if any item of the recording is unlabelled, else the majority label of its items
+    (ties -> smallest class index)."""
     counts = Counter(index.items[i].label for i in members)
+    if -1 in counts:
+        return -1
     return min(counts, key=lambda label: (-counts[label], label))
 
 
@@ -64,7 +68,11 @@ def split_by_recording(
     by ``fractions`` (rounded, at least one in each of val and test). Classes with fewer than 3
     recordings go entirely to train: with 1 or 2 recordings one cannot have train, val and test
     all non-empty, and a class absent from train cannot be learned by a linear probe or kNN.
-    Unlabelled recordings (-1) are stratified as one more group.
+
+    Unlabelled recordings (any item with label -1) all go to train: SSL learns from them, while
+    val (the search objective) and test are scored by labels and must hold labelled items only.
+    Because each class is seeded on its own, adding or removing unlabelled files never changes
+    where the labelled recordings go.
     """
     _check_fractions(tuple(fractions))
     groups = _recording_groups(index)
@@ -72,8 +80,10 @@ def split_by_recording(
     for recording, members in groups.items():
         by_class[_recording_label(index, members)].append(recording)
     out: dict[str, list[int]] = {split: [] for split in SPLITS}
+    for recording in by_class.pop(-1, []):
+        out["train"].extend(groups[recording])
     for label in sorted(by_class):
-        # Seed per class (offset so -1 is valid): one class's split does not depend on others.
+        # Seed per class: one class's split does not depend on the others.
         rng = np.random.default_rng([seed, label + 1])
         recordings = sorted(by_class[label])
         order = rng.permutation(len(recordings))
@@ -88,13 +98,15 @@ def split_by_recording(
 def split_by_fold(index: DatasetIndex, fold_map: Mapping[str, str]) -> dict[str, np.ndarray]:
     """Split by the items' ``fold`` column, e.g. ``{"0": "train", "1": "val", "2": "test"}``.
 
-    Every fold value present must be mapped (missing folds show as ``None``) and a recording
-    whose items span two splits is refused.
+    Every fold value present must be mapped (missing folds show as ``None``), except that
+    unlabelled items without a fold go to train (SSL data). A recording whose items span two
+    splits is refused, and so is an unlabelled item whose fold maps to val or test: those splits
+    are scored by labels.
     """
     bad_targets = {k: v for k, v in fold_map.items() if v not in SPLITS}
     if bad_targets:
         raise ValueError(f"fold_map targets {bad_targets} must be one of {SPLITS}")
-    present = {item.fold for item in index.items}
+    present = {item.fold for item in index.items if not (item.fold is None and item.label < 0)}
     unmapped = sorted((str(f) for f in present if f is None or f not in fold_map))
     if unmapped:
         raise ValueError(
@@ -102,12 +114,22 @@ def split_by_fold(index: DatasetIndex, fold_map: Mapping[str, str]) -> dict[str,
         )
     out: dict[str, list[int]] = {split: [] for split in SPLITS}
     split_of_recording: dict[str, str] = {}
+    unlabelled_held_out = []
     for i, item in enumerate(index.items):
-        split = fold_map[item.fold]
+        split = "train" if item.fold is None else fold_map[item.fold]
+        if item.label < 0 and split != "train":
+            unlabelled_held_out.append(f"{item.path} (fold {item.fold!r} -> {split})")
+            continue
         previous = split_of_recording.setdefault(item.recording, split)
         if previous != split:
             raise ValueError(
                 f"recording {item.recording!r} has items in both {previous!r} and {split!r}"
             )
         out[split].append(i)
+    if unlabelled_held_out:
+        raise ValueError(
+            f"dataset {index.name!r}: {len(unlabelled_held_out)} unlabelled item(s) fall in val or test, "
+            f"which are scored by labels: {list_some(unlabelled_held_out)}; leave their fold empty or "
+            "map it to train"
+        )
     return {split: np.array(out[split], dtype=np.int64) for split in SPLITS}

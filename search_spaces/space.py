@@ -1,0 +1,93 @@
+"""The in-memory search space: what to search, how to score it, and how much to spend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from search_spaces.distributions import Distribution
+
+# The stable metric names of ssl_core.eval (DESIGN.md, "Interfaces"): a space may optimise any.
+METRICS = ("knn_top1", "knn_top5", "linear_top1", "ari", "nmi", "silhouette", "davies_bouldin",
+           "emb_std", "eff_rank", "align", "uniform", "head_top1", "medium_top1", "tail_top1")
+# Metrics with an unambiguous better direction; the others (emb_std, align, uniform) are
+# collapse diagnostics whose good value is "not near 0", so either mode may make sense.
+BETTER = {"knn_top1": "max", "knn_top5": "max", "linear_top1": "max", "ari": "max", "nmi": "max",
+          "silhouette": "max", "eff_rank": "max", "head_top1": "max", "medium_top1": "max",
+          "tail_top1": "max", "davies_bouldin": "min"}
+MODES = ("max", "min")
+SCHEDULERS = ("asha", "none")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space, as read from ``search_spaces/<name>.yaml`` or a user's file.
+
+    ``base`` is the nested config mapping (only what differs from ssl_core defaults);
+    ``params`` maps dotted config keys to distributions, in file order. ``epochs`` is every
+    trial's length (it becomes ``train.epochs``) and ASHA's ``max_t``. ``scheduler`` is
+    ``{"name": "asha", "grace_period": int, "reduction_factor": int}`` or ``{"name": "none"}``.
+    """
+
+    name: str
+    description: str
+    base: dict[str, Any]
+    params: dict[str, Distribution]
+    metric: str
+    mode: str
+    trials: int
+    epochs: int
+    max_concurrent: int
+    scheduler: dict[str, Any]
+    path: Path
+    notes: str = field(default="", compare=False)
+
+    @property
+    def budget(self) -> dict[str, int]:
+        return {"trials": self.trials, "epochs": self.epochs, "max_concurrent": self.max_concurrent}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML mapping this space was read from (normalised); ``load_space`` reads it back."""
+        out: dict[str, Any] = {
+            "description": self.description,
+            "base": _copy(self.base),
+            "params": {key: dist.to_yaml() for key, dist in self.params.items()},
+            "objective": {"metric": self.metric, "mode": self.mode},
+            "budget": self.budget,
+            "scheduler": dict(self.scheduler),
+        }
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+    def describe(self) -> str:
+        """A few lines for ``--dry-run`` and ``--list-spaces -v``: purpose, params, objective, budget."""
+        lines = [f"{self.name}: {self.description}", f"  file: {self.path}"]
+        width = max((len(k) for k in self.params), default=0)
+        lines += [f"  {key:<{width}}  {dist.describe()}" for key, dist in self.params.items()]
+        for key, value in _flatten(self.base).items():
+            lines.append(f"  {key:<{width}}  = {value!r} (base)")
+        lines.append(f"  objective: {self.mode} {self.metric}")
+        lines.append(f"  budget: {self.trials} trials x {self.epochs} epochs, {self.max_concurrent} at a time")
+        if self.scheduler["name"] == "asha":
+            lines.append(f"  scheduler: ASHA, grace {self.scheduler['grace_period']} epochs, "
+                         f"reduction factor {self.scheduler['reduction_factor']}")
+        else:
+            lines.append("  scheduler: none (every trial runs all its epochs)")
+        return "\n".join(lines)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _flatten(base: dict[str, Any]) -> dict[str, Any]:
+    """``{"method": {"name": "simclr"}}`` -> ``{"method.name": "simclr"}``."""
+    return {f"{section}.{key}": value
+            for section, values in base.items() if isinstance(values, dict)
+            for key, value in values.items()}

@@ -1,0 +1,457 @@
+"""Search spaces: every shipped YAML loads and gives valid configs; malformed ones are refused.
+
+References written here, not taken from the loader: the list of spaces the issue asks for,
+the method registry for the ``methods`` space, scipy's distributions for the samplers,
+and the budget arithmetic of ``simclr_temp`` as a formula.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from search_spaces import (Distribution, SearchSpace, SearchSpaceError, list_spaces, load_space,
+                           parse_distribution, resolve_config, sample_params, shipped_names, with_budget)
+from ssl_core.config import Config
+
+SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
+REQUIRED_SPACES = {"simclr_temp", "simclr", "supcon", "byol", "simsiam", "moco", "dino", "barlow", "vicreg",
+                   "audio_augment", "image_augment", "methods", "embedding_size", "birdclef"}
+BIRDSONG_TRAIN_RECORDINGS = 314  # 70 % of birdsong's 452 recordings, split by recording (README)
+
+_LOADED: dict[str, SearchSpace] = {}
+
+
+def loaded(name: str) -> SearchSpace:
+    """Each shipped space is loaded (and validated) once per test session."""
+    if name not in _LOADED:
+        _LOADED[name] = load_space(name)
+    return _LOADED[name]
+
+
+def field(cfg: Config, dotted: str) -> Any:
+    section, name = dotted.split(".")
+    return getattr(getattr(cfg, section), name)
+
+
+# ---------------------------------------------------------------------- shipped spaces
+
+
+def test_the_spaces_the_issue_asks_for_are_shipped() -> None:
+    on_disk = {p.stem for p in SPACES_DIR.glob("*.yaml")}
+    assert REQUIRED_SPACES <= on_disk
+    assert set(shipped_names()) == on_disk
+
+
+def test_list_spaces_lists_every_file_with_a_one_line_description() -> None:
+    listed = list_spaces()
+    assert [name for name, _ in listed] == sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+    for name, description in listed:
+        assert description.strip() and "\n" not in description, name
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SPACES))
+def test_shipped_space_loads_with_knn_objective_budget_and_scheduler(name: str) -> None:
+    space = loaded(name)
+    assert space.name == name and space.path == SPACES_DIR / f"{name}.yaml"
+    assert (space.metric, space.mode) == ("knn_top1", "max")
+    assert space.trials >= 1 and space.epochs >= 1 and 1 <= space.max_concurrent <= space.trials
+    assert space.scheduler["name"] in ("asha", "none")
+    if space.scheduler["name"] == "asha":
+        assert 1 <= space.scheduler["grace_period"] < space.epochs
+        assert space.scheduler["reduction_factor"] >= 2
+    raw = yaml.safe_load(space.path.read_text())
+    assert raw["description"] == space.description
+    assert set(space.params) == set(raw["params"])
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SPACES))
+def test_twenty_sampled_configs_validate_and_carry_the_sample(name: str) -> None:
+    space = loaded(name)
+    rng = np.random.default_rng(123)
+    for _ in range(20):
+        params = sample_params(space, rng)
+        cfg = resolve_config(space, params)
+        assert cfg.train.epochs == space.epochs
+        for key, value in params.items():
+            assert field(cfg, key) == value, key
+        for section, values in space.base.items():
+            for key, value in values.items():
+                got = field(cfg, f"{section}.{key}")
+                assert got == pytest.approx(value) if isinstance(value, float) else got == value
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_SPACES - {"birdclef", "image_augment"}))
+def test_birdsong_batch_sizes_fit_the_train_split(name: str) -> None:
+    space = loaded(name)
+    cfg = resolve_config(space, sample_params(space, np.random.default_rng(0)))
+    assert cfg.data.dataset == "birdsong"
+    batches = space.params["data.batch_size"].probe_values() if "data.batch_size" in space.params \
+        else (cfg.data.batch_size,)
+    assert max(batches) <= BIRDSONG_TRAIN_RECORDINGS
+
+
+def test_simclr_temp_is_the_ten_minute_default() -> None:
+    space = loaded("simclr_temp")
+    assert list(space.params) == ["method.temperature"]
+    temp = space.params["method.temperature"]
+    assert temp.kind == "loguniform" and temp.low == pytest.approx(0.03) and temp.high == pytest.approx(1.0)
+    cfg = resolve_config(space, {"method.temperature": 0.1})
+    assert (cfg.method.name, cfg.data.dataset, cfg.model.backbone) == ("simclr", "birdsong", "resnet10t")
+    # The arithmetic in simclr_temp.yaml, as a formula: ~7 s per epoch with both cores,
+    # shared by the concurrent trials, ~15 s Ray start and ~4 s epoch-0 evaluation per trial.
+    epoch_s = 7.0 * space.max_concurrent / 2
+    trial_s = 15 + 4 + space.epochs * epoch_s
+    waves = math.ceil(space.trials / space.max_concurrent)
+    assert waves * trial_s + 30 <= 10 * 60  # no pruning at all still fits in ten minutes
+    assert space.scheduler == {"name": "asha", "grace_period": 2, "reduction_factor": 2}
+
+
+def test_methods_space_covers_the_registry_on_one_budget() -> None:
+    from ssl_core.methods import METHODS
+
+    space = loaded("methods")
+    assert list(space.params) == ["method.name"]
+    assert set(space.params["method.name"].choices) == set(METHODS)
+    assert len(space.params["method.name"].choices) == 9
+    assert space.scheduler == {"name": "none"}
+    configs = [resolve_config(space, {"method.name": name}) for name in METHODS]
+    shared = {(c.train.epochs, c.data.batch_size, c.model.backbone, c.optim.lr, c.data.dataset) for c in configs}
+    assert len(shared) == 1
+
+
+def test_image_augment_is_on_digits_without_flips() -> None:
+    space = loaded("image_augment")
+    assert "augment.flip_p" not in space.params
+    for params in (sample_params(space, np.random.default_rng(s)) for s in range(5)):
+        cfg = resolve_config(space, params)
+        assert (cfg.data.dataset, cfg.augment.flip_p) == ("digits", 0.0)
+
+
+def test_moco_queue_choices_are_multiples_of_every_batch_choice() -> None:
+    space = loaded("moco")
+    for queue in space.params["method.queue_size"].choices:
+        for batch in space.params["data.batch_size"].choices:
+            assert queue % batch == 0
+
+
+def test_embedding_size_space_searches_the_sizes_asked_for() -> None:
+    space = loaded("embedding_size")
+    assert space.params["model.embedding_dim"].choices == (32, 64, 128, 256, 512)
+    assert "model.proj_hidden_dim" in space.params
+
+
+def test_birdclef_preset_matches_the_real_data_and_takes_a_data_override() -> None:
+    space = loaded("birdclef")
+    params = sample_params(space, np.random.default_rng(0))
+    cfg = resolve_config(space, params, ["data.dataset=/data/birdclef-2025"])
+    assert cfg.data.dataset == "/data/birdclef-2025"
+    assert (cfg.data.sample_rate, cfg.data.crop_seconds, cfg.frontend.n_mels) == (32000, 5.0, 128)
+    assert cfg.frontend.f_max == 16000 == cfg.data.sample_rate / 2
+    assert (cfg.model.backbone, cfg.data.batch_size) == ("resnet18", 256)
+    assert space.epochs >= 10 and space.scheduler["name"] == "asha"
+    assert resolve_config(space, params).data.dataset == "/path/to/birdclef"  # the placeholder validates
+
+
+# ---------------------------------------------------------------------- malformed user spaces
+
+
+def valid_space() -> dict[str, Any]:
+    return {
+        "description": "a user's space",
+        "base": {"method": {"name": "simclr"}},
+        "params": {"method.temperature": {"loguniform": [0.05, 0.5]}, "data.batch_size": {"choice": [32, 64]}},
+        "objective": {"metric": "knn_top1", "mode": "max"},
+        "budget": {"trials": 4, "epochs": 3, "max_concurrent": 2},
+        "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2},
+    }
+
+
+def write(tmp_path: Path, raw: Any, name: str = "user_space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _set(raw: dict[str, Any], dotted: list[str], value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    node = out
+    for key in dotted[:-1]:
+        node = node[key]
+    node[dotted[-1]] = value
+    return out
+
+
+P = ["params"]
+MALFORMED = [
+    ("unknown top-level key", _set(valid_space(), ["paramz"], {}), r"'paramz'.*allowed keys: description, base"),
+    ("unknown config key in params", _set(valid_space(), P + ["method.temprature"], {"uniform": [0.1, 0.2]}),
+     r"params\.method\.temprature: unknown config key 'method\.temprature'"),
+    ("unknown config key in base", _set(valid_space(), ["base", "method", "temprature"], 0.1),
+     r"base: unknown config key 'method\.temprature'"),
+    ("unknown section", _set(valid_space(), P + ["methd.temperature"], {"uniform": [0.1, 0.2]}),
+     r"params\.methd\.temperature: unknown config section 'methd'"),
+    ("bad distribution kind", _set(valid_space(), P + ["method.temperature"], {"gaussian": [0.1, 0.2]}),
+     r"params\.method\.temperature: unknown distribution 'gaussian'"),
+    ("low >= high", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.5, 0.1]}),
+     r"params\.method\.temperature: uniform needs low < high"),
+    ("negative temperature range", _set(valid_space(), P + ["method.temperature"], {"uniform": [-0.1, 0.5]}),
+     r"params\.method\.temperature: .*low bound -0\.1 gives an invalid config.*method\.temperature=-0\.1"),
+    ("temperature range reaching 0", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.0, 0.5]}),
+     r"params\.method\.temperature: .*low bound 0 gives an invalid config"),
+    ("loguniform with 0", _set(valid_space(), P + ["method.temperature"], {"loguniform": [0, 0.5]}),
+     r"params\.method\.temperature: loguniform needs low > 0"),
+    ("empty choice", _set(valid_space(), P + ["data.batch_size"], {"choice": []}),
+     r"params\.data\.batch_size: choice needs a non-empty list"),
+    ("wrong arity", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.1]}),
+     r"params\.method\.temperature: uniform takes \[low, high\]"),
+    ("q <= 0", _set(valid_space(), P + ["method.temperature"], {"quniform": [0.1, 0.5, 0]}),
+     r"params\.method\.temperature: quniform needs a step q > 0"),
+    ("bounds not multiples of q", _set(valid_space(), P + ["method.temperature"], {"quniform": [0.15, 0.5, 0.1]}),
+     r"params\.method\.temperature: quniform low=0\.15 is not a multiple of q=0\.1"),
+    ("not a distribution", _set(valid_space(), P + ["method.temperature"], 0.1),
+     r"params\.method\.temperature: a distribution is a one-key mapping"),
+    ("fractions for an integer field", _set(valid_space(), P + ["data.batch_size"], {"uniform": [16, 64]}),
+     r"params\.data\.batch_size: data\.batch_size is an integer field"),
+    ("invalid choice", _set(valid_space(), P + ["data.batch_size"], {"choice": [32, 1]}),
+     r"params\.data\.batch_size: choice\(32, 1\): its choice 1 gives an invalid config"),
+    ("range past a limit set by another field", _set(valid_space(), P + ["augment.freq_mask_bins"], {"int": [0, 70]}),
+     r"params\.augment\.freq_mask_bins: int\[0, 70\]: its high bound 70 .*frontend\.n_mels=64"),
+    ("a range whose ends are valid but not its inside",
+     _set(_set(valid_space(), ["base", "method", "name"], "moco"), P + ["method.queue_size"], {"int": [4096, 4160]}),
+     r"params\.method\.queue_size=\d+ gives an invalid config.*multiple of data\.batch_size"),
+    ("bad metric", _set(valid_space(), ["objective", "metric"], "accuracy"),
+     r"objective\.metric='accuracy' is not a metric; use one of knn_top1"),
+    ("metric in the wrong direction", _set(valid_space(), ["objective", "mode"], "min"),
+     r"objective\.mode=min would search for the worst knn_top1"),
+    ("metric not reported at every evaluation", _set(valid_space(), ["objective", "metric"], "linear_top1"),
+     r"eval\.linear_probe"),
+    ("grace_period > epochs", _set(valid_space(), ["scheduler", "grace_period"], 5),
+     r"scheduler\.grace_period=5 exceeds budget\.epochs=3"),
+    ("unknown scheduler", _set(valid_space(), ["scheduler"], {"name": "hyperband"}), r"scheduler\.name='hyperband'"),
+    ("budget below 1", _set(valid_space(), ["budget", "trials"], 0), r"budget\.trials=0 is invalid"),
+    ("param duplicated in base", _set(valid_space(), ["base", "method", "temperature"], 0.1),
+     r"params\.method\.temperature is also set in base"),
+    ("epochs in base", _set(valid_space(), ["base", "train"], {"epochs": 50}),
+     r"base\.train\.epochs: .*budget\.epochs"),
+    ("two-line description", _set(valid_space(), ["description"], "one\ntwo"), r"description must be one"),
+    ("missing budget", {k: v for k, v in valid_space().items() if k != "budget"}, r"missing top-level key 'budget'"),
+    ("not a mapping", [1, 2, 3], r"a search space file is a mapping"),
+]
+
+
+@pytest.mark.parametrize("raw, match", [(raw, match) for _, raw, match in MALFORMED],
+                         ids=[case for case, _, _ in MALFORMED])
+def test_malformed_space_is_refused_naming_file_and_key(tmp_path: Path, raw: Any, match: str) -> None:
+    path = write(tmp_path, raw)
+    with pytest.raises(SearchSpaceError, match=match) as info:
+        load_space(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_the_valid_user_space_loads(tmp_path: Path) -> None:
+    space = load_space(write(tmp_path, valid_space(), "mine.yml"))
+    assert space.name == "mine" and list(space.params) == ["method.temperature", "data.batch_size"]
+
+
+def test_invalid_yaml_is_a_search_space_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("params: {method.temperature: [unclosed\n")
+    with pytest.raises(SearchSpaceError, match="not valid YAML"):
+        load_space(path)
+
+
+def test_unknown_name_lists_shipped_spaces_and_missing_path_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown search space 'simclr_tmep'.*simclr_temp"):
+        load_space("simclr_tmep")
+    with pytest.raises(FileNotFoundError):
+        load_space(str(tmp_path / "nope.yaml"))
+    with pytest.raises(FileNotFoundError):
+        load_space(str(tmp_path / "sub" / "nope"))
+
+
+def test_yaml_without_a_dot_in_the_exponent_is_read_as_a_number(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) reads 1e-3 as the string "1e-3"; bounds accept it as the number it means.
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(valid_space()).replace("params:", "params:\n  optim.lr: {loguniform: [1e-4, 1e-2]}", 1))
+    dist = load_space(path).params["optim.lr"]
+    assert (dist.low, dist.high) == (1e-4, 1e-2)
+
+
+# ---------------------------------------------------------------------- resolve_config and budgets
+
+
+def test_overrides_apply_but_may_not_hide_a_searched_param_or_the_epochs() -> None:
+    space = loaded("simclr_temp")
+    cfg = resolve_config(space, {"method.temperature": 0.2}, ["data.batch_size=32", "augment.mix_p=0"])
+    assert (cfg.data.batch_size, cfg.augment.mix_p, cfg.method.temperature) == (32, 0.0, 0.2)
+    with pytest.raises(SearchSpaceError, match="method.temperature"):
+        resolve_config(space, {"method.temperature": 0.2}, ["method.temperature=0.5"])
+    with pytest.raises(SearchSpaceError, match="budget.epochs"):
+        resolve_config(space, {"method.temperature": 0.2}, ["train.epochs=50"])
+    with pytest.raises(SearchSpaceError, match="unknown config key 'data.batchsize'"):
+        resolve_config(space, {"method.temperature": 0.2}, ["data.batchsize=32"])
+    with pytest.raises(SearchSpaceError, match="missing: method.temperature"):
+        resolve_config(space, {})
+    with pytest.raises(SearchSpaceError, match=r"method\.temperature=-1 gives an invalid config"):
+        resolve_config(space, {"method.temperature": -1.0})
+
+
+def test_numpy_scalars_from_a_searcher_are_accepted() -> None:
+    space = loaded("simclr")
+    params = sample_params(space, np.random.default_rng(5))
+    as_numpy = {k: (np.int64(v) if isinstance(v, int) else np.float64(v)) for k, v in params.items()}
+    assert resolve_config(space, as_numpy).data.batch_size == params["data.batch_size"]
+
+
+def test_with_budget_changes_epochs_and_checks_the_grace_period() -> None:
+    space = loaded("simclr_temp")
+    longer = with_budget(space, epochs=12, trials=3)
+    assert (longer.epochs, longer.trials, longer.max_concurrent) == (12, 3, space.max_concurrent)
+    assert resolve_config(longer, {"method.temperature": 0.1}).train.epochs == 12
+    with pytest.raises(SearchSpaceError, match="grace_period=2 exceeds budget.epochs=1"):
+        with_budget(space, epochs=1)
+    assert with_budget(space, epochs=1, grace_period=1).scheduler["grace_period"] == 1
+
+
+@pytest.mark.parametrize("name", ["simclr", "dino", "birdclef"])
+def test_to_dict_round_trips_through_yaml(tmp_path: Path, name: str) -> None:
+    space = loaded(name)
+    again = load_space(write(tmp_path, space.to_dict(), f"{name}.yaml"))
+    assert again.params == space.params and again.base == space.base
+    assert (again.budget, again.scheduler, again.metric, again.mode) == \
+        (space.budget, space.scheduler, space.metric, space.mode)
+
+
+# ---------------------------------------------------------------------- sampling
+
+
+def test_sampling_is_deterministic_for_a_seeded_rng() -> None:
+    space = loaded("audio_augment")
+    first = [sample_params(space, np.random.default_rng(7)) for _ in range(2)]
+    assert first[0] == first[1]
+    assert sample_params(space, np.random.default_rng(8)) != first[0]
+    rng = np.random.default_rng(7)
+    draws = [sample_params(space, rng) for _ in range(3)]
+    assert draws[0] == first[0] and draws[1] != draws[0]
+
+
+def test_quantised_values_are_multiples_of_q_and_reach_both_ends() -> None:
+    rng = np.random.default_rng(0)
+    dist = parse_distribution({"quniform": [0.0, 1.0, 0.1]})
+    values = [dist.sample(rng) for _ in range(3000)]
+    # Exact decimal multiples: Fraction of the printed value is k/10 for an integer k.
+    assert {Fraction(repr(v)) * 10 for v in values} == {Fraction(k) for k in range(11)}
+    ints = parse_distribution({"qloguniform": [8, 512, 8]})
+    drawn = [ints.sample(rng) for _ in range(3000)]
+    assert all(isinstance(v, int) and v % 8 == 0 and 8 <= v <= 512 for v in drawn)
+    assert min(drawn) == 8 and max(drawn) > 400
+    # qloguniform puts as much mass on [8, 64] as on [64, 512]: a log scale.
+    assert abs(np.mean(np.array(drawn) <= 64) - 0.5) < 0.05
+
+
+def test_int_bounds_are_inclusive_and_log_int_weights_by_log_width() -> None:
+    rng = np.random.default_rng(0)
+    values = [Distribution("int", 0, 4).sample(rng) for _ in range(2000)]
+    assert set(values) == {0, 1, 2, 3, 4} and all(isinstance(v, int) for v in values)
+    n = 20000
+    logs = np.array([Distribution("log_int", 1, 4).sample(rng) for _ in range(n)])
+    assert set(logs.tolist()) == {1, 2, 3, 4}
+    # Each integer k gets the log-width of [k, k + 1) out of [1, 5): log((k+1)/k) / log(5).
+    for k in (1, 2, 3, 4):
+        expected = math.log((k + 1) / k) / math.log(5)
+        assert abs(np.mean(logs == k) - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
+
+
+@pytest.mark.parametrize("spec, reference", [
+    ({"uniform": [0.2, 0.9]}, stats.uniform(loc=0.2, scale=0.7)),
+    ({"loguniform": [0.03, 1.0]}, stats.loguniform(0.03, 1.0)),
+])
+def test_continuous_samples_follow_scipy_distribution(spec: dict[str, list[float]], reference: Any) -> None:
+    dist = parse_distribution(spec)
+    rng = np.random.default_rng(1)
+    samples = np.array([dist.sample(rng) for _ in range(4000)])
+    assert samples.min() >= dist.low and samples.max() <= dist.high
+    assert stats.kstest(samples, reference.cdf).pvalue > 0.001
+
+
+def test_choice_samples_every_value_about_equally() -> None:
+    dist = parse_distribution({"choice": ["a", 1, 2.5, True, None]})
+    rng = np.random.default_rng(2)
+    samples = [dist.sample(rng) for _ in range(5000)]
+    counts = [sum(1 for s in samples if type(s) is type(c) and s == c) for c in dist.choices]
+    assert stats.chisquare(counts).pvalue > 0.001
+
+
+def test_distribution_constructor_refuses_what_the_parser_refuses() -> None:
+    for bad in (dict(kind="uniform", low=1.0, high=1.0), dict(kind="loguniform", low=-1.0, high=1.0),
+                dict(kind="int", low=0.5, high=3), dict(kind="choice", choices=()),
+                dict(kind="choice", choices=(1, 1)), dict(kind="choice", choices=([1, 2],)),
+                dict(kind="normal", low=0.0, high=1.0), dict(kind="uniform", low=float("nan"), high=1.0)):
+        with pytest.raises(SearchSpaceError):
+            Distribution(**bad)
+
+
+# ---------------------------------------------------------------------- arbitrary files
+
+KEYS = st.sampled_from(["description", "base", "params", "objective", "budget", "scheduler", "notes",
+                        "metric", "mode", "trials", "epochs", "max_concurrent", "name", "grace_period",
+                        "reduction_factor", "method", "data", "augment", "method.temperature",
+                        "data.batch_size", "uniform", "loguniform", "quniform", "int", "log_int", "choice",
+                        "temperature", "batch_size"]) | st.text(max_size=8)
+SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True)
+           | st.text(max_size=12) | st.sampled_from(["knn_top1", "max", "asha", "none", "simclr", "1e-3"]))
+YAMLISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(KEYS | st.integers(-3, 3), inner, max_size=5), max_leaves=25)
+
+
+@st.composite
+def mutated_spaces(draw: st.DrawFn) -> Any:
+    """A valid space with one subtree replaced: reaches the deep checks, not only the first."""
+    raw = valid_space()
+    node: Any = raw
+    path = []
+    while isinstance(node, dict) and node and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(node, key=str)))
+        path.append(key)
+        node = node[key]
+    if not path:
+        return draw(YAMLISH)
+    return _set(raw, path, draw(YAMLISH))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(raw=YAMLISH | mutated_spaces())
+def test_any_yaml_structure_loads_or_raises_search_space_error(raw: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "random.yaml"
+        path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+        try:
+            space = load_space(path)
+        except SearchSpaceError:
+            return
+        # Whatever loads must also sample and resolve.
+        resolve_config(space, sample_params(space, np.random.default_rng(0)))
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(text=st.text(max_size=200))
+def test_any_text_file_loads_or_raises_search_space_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "random.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            load_space(path)
+        except SearchSpaceError:
+            pass

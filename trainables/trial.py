@@ -1,0 +1,83 @@
+"""The Tune function trainable: one search trial = one Ray Train ``TorchTrainer`` run.
+
+The Tune trial holds only a ``trial_driver`` resource; the Train workers hold the real CPUs
+and GPUs (RAY_NOTES.md: a CPU-holding driver can starve its own worker group). The Train
+run is named after the Tune trial id, so a restarted trial finds its own checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray.tune
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from ssl_core.config import Config, config_from_dict, set_value
+from trainables.worker_loop import train_loop_per_worker
+
+TRIAL_DRIVER = "trial_driver"
+
+
+@dataclass(frozen=True)
+class TrialResources:
+    """What each Train worker of a trial holds. Fractional GPUs only with one worker."""
+
+    workers: int = 1
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+    def scaling_config(self) -> ScalingConfig:
+        resources: dict[str, float] = {"CPU": self.cpus_per_worker}
+        if self.gpus_per_worker:
+            resources["GPU"] = self.gpus_per_worker
+        return ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
+                             resources_per_worker=resources)
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """Everything a trial needs besides its sampled parameters (picklable, sent to Ray)."""
+
+    base_config: dict[str, Any]
+    storage_path: str
+    experiment: str
+    resources: TrialResources = field(default_factory=TrialResources)
+    worker_failures: int = 2
+
+
+def trial_config(setup: TrialSetup, params: dict[str, Any]) -> Config:
+    """The base config with this trial's sampled ``section.field`` values."""
+    cfg = config_from_dict(setup.base_config)
+    for key, value in params.items():
+        set_value(cfg, key, value)
+    return cfg.validate()
+
+
+def make_trainable(setup: TrialSetup):
+    """A Tune function trainable closed over ``setup``."""
+
+    def run_trial(params: dict[str, Any]) -> None:
+        cfg = trial_config(setup, params)
+        context = ray.tune.get_context()
+        trial_id = context.get_trial_id()
+        trial_dir = Path(setup.storage_path) / setup.experiment / context.get_trial_name()
+        trainer = TorchTrainer(
+            train_loop_per_worker,
+            train_loop_config={"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl")},
+            scaling_config=setup.resources.scaling_config(),
+            run_config=RunConfig(
+                name=f"train-{trial_id}",
+                storage_path=str(Path(setup.storage_path) / setup.experiment / "train_runs"),
+                callbacks=[TuneReportCallback()],
+                failure_config=FailureConfig(max_failures=setup.worker_failures),
+                checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="knn_top1",
+                                                   checkpoint_score_order="max"),
+            ),
+        )
+        trainer.fit()
+
+    return run_trial
