@@ -82,6 +82,8 @@ def _check_frontend(cfg: "Config") -> None:
     if f.f_max > cfg.data.sample_rate / 2:
         _fail("frontend.f_max", f.f_max, f"must be at most Nyquist, data.sample_rate/2 = {cfg.data.sample_rate / 2}")
     _one_of("frontend.normalize", f.normalize, ("instance", "batch", "none"))
+    if cfg.data.crop_seconds * cfg.data.sample_rate > 3600 * 192_000:
+        _fail("data.crop_seconds", cfg.data.crop_seconds, "times data.sample_rate must stay below an hour of audio")
     frames = int(cfg.data.crop_seconds * cfg.data.sample_rate) // f.hop_length + 1
     if frames < 8:
         _fail("data.crop_seconds", cfg.data.crop_seconds, f"gives only {frames} spectrogram frames; use at least 8")

@@ -74,6 +74,9 @@ class Evaluator:
                 from ssl_core.eval.collapse import alignment
 
                 metrics["align"] = float(alignment(views[0], views[1]))
+            # Context the search needs to judge collapse from the metrics alone.
+            metrics["chance_top1"] = 100.0 / self.data.num_classes
+            metrics["feature_dim"] = float(queries.features.shape[1])
             metrics = finite_or_nan(metrics)
         method.train(was_training)
         return dict(broadcast_object(metrics))

@@ -194,6 +194,12 @@ def test_broken_files_are_skipped_counted_and_reported(tmp_path: Path, opens: li
     assert usable_again.items == usable.items and (again.cached, len(again.skipped)) == (2, 5)
     assert (tmp_path / "cache" / "decode_report.json").is_file()
 
+    # Without a cache (data.decode_cache: off) the same files are found by decoding once, keeping nothing.
+    unchecked, checked = prepare_audio(index, None, sample_rate=RATE, report_dir=tmp_path / "off")
+    assert unchecked.items == usable.items and (checked.decoded, checked.cached) == (2, 0)
+    assert dict(checked.skipped) == reasons
+    assert json.loads((tmp_path / "off" / "decode_report.json").read_text())["skipped_count"] == 5
+
 
 def test_prepare_audio_refuses_what_it_cannot_use(tmp_path: Path) -> None:
     empty = tmp_path / "a.ogg"
@@ -201,6 +207,8 @@ def test_prepare_audio_refuses_what_it_cannot_use(tmp_path: Path) -> None:
     index = DatasetIndex("dead", "audio", tmp_path, (Item(empty, 0, "a"),), ("x",))
     with pytest.raises(ValueError, match="no file of dataset 'dead'"):
         prepare_audio(index, DecodeCache(tmp_path / "cache", RATE))
+    with pytest.raises(ValueError, match="sample_rate"):
+        prepare_audio(index, None)
     images = DatasetIndex("pics", "image", tmp_path, (), ())
     with pytest.raises(ValueError, match="audio"):
         prepare_audio(images, DecodeCache(tmp_path / "cache", RATE))
@@ -218,9 +226,11 @@ def test_prepare_with_a_process_pool(tmp_path: Path) -> None:
                                    rtol=F16_RTOL, atol=F16_ATOL)
 
 
-def _prepare_in_child(root: str, paths: list[str], lazy: bool, results: multiprocessing.Queue) -> None:
+def _prepare_in_child(root: str, paths: list[str], lazy: bool, start: multiprocessing.Barrier,
+                      results: multiprocessing.Queue) -> None:
     cache = DecodeCache(Path(root), RATE)
     items = [Item(Path(p), 0, p) for p in paths]
+    start.wait(timeout=60)  # both processes begin together
     if lazy:  # no lock: both processes decode and rename over each other
         results.put(("lazy", [float(np.asarray(cache.load(item), dtype=np.float64).sum()) for item in items]))
     else:
@@ -232,9 +242,9 @@ def _prepare_in_child(root: str, paths: list[str], lazy: bool, results: multipro
 def test_concurrent_processes_leave_a_consistent_cache(tmp_path: Path, lazy: bool) -> None:
     items = noise_files(tmp_path / "audio", 6, seconds=1.5)
     context = multiprocessing.get_context("fork")
-    results = context.Queue()
+    results, start = context.Queue(), context.Barrier(2)
     children = [context.Process(target=_prepare_in_child,
-                                args=(str(tmp_path / "cache"), [str(i.path) for i in items], lazy, results))
+                                args=(str(tmp_path / "cache"), [str(i.path) for i in items], lazy, start, results))
                 for _ in range(2)]
     for child in children:
         child.start()
@@ -319,6 +329,11 @@ def test_eval_mean_windows_cover_the_recording_and_batch(tmp_path: Path) -> None
         else:
             gaps = np.diff(pos[:, 0])
             assert gaps.max() - gaps.min() <= 1  # evenly spread when capped
+    from_cache = AudioWindowsDataset(items, RATE, crop / RATE, max_windows=max_windows,
+                                     cache=DecodeCache(tmp_path / "cache", RATE))
+    for index in range(len(items)):
+        np.testing.assert_allclose(from_cache[index][0].numpy(), dataset[index][0].numpy(),
+                                   rtol=F16_RTOL, atol=F16_ATOL)
     centre = AudioWindowsDataset(items, RATE, crop / RATE, mode="centre", cache_decoded=False)
     crops = AudioCropDataset(items, RATE, crop / RATE, train=False, cache_decoded=False)
     for index in range(len(items)):

@@ -16,7 +16,8 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from ssl_core.config import Config, config_from_dict, set_value
+from search_spaces import SearchSpace, resolve_config
+from ssl_core.config import Config
 from trainables.worker_loop import train_loop_per_worker
 
 TRIAL_DRIVER = "trial_driver"
@@ -42,7 +43,8 @@ class TrialResources:
 class TrialSetup:
     """Everything a trial needs besides its sampled parameters (picklable, sent to Ray)."""
 
-    base_config: dict[str, Any]
+    space: SearchSpace
+    overrides: tuple[str, ...]
     storage_path: str
     experiment: str
     resources: TrialResources = field(default_factory=TrialResources)
@@ -50,11 +52,8 @@ class TrialSetup:
 
 
 def trial_config(setup: TrialSetup, params: dict[str, Any]) -> Config:
-    """The base config with this trial's sampled ``section.field`` values."""
-    cfg = config_from_dict(setup.base_config)
-    for key, value in params.items():
-        set_value(cfg, key, value)
-    return cfg.validate()
+    """The space's base config, this trial's sampled values and the user's overrides."""
+    return resolve_config(setup.space, params, setup.overrides)
 
 
 def make_trainable(setup: TrialSetup):
@@ -64,7 +63,8 @@ def make_trainable(setup: TrialSetup):
         cfg = trial_config(setup, params)
         context = ray.tune.get_context()
         trial_id = context.get_trial_id()
-        trial_dir = Path(setup.storage_path) / setup.experiment / context.get_trial_name()
+        # get_trial_dir() is a staging path; its basename names the trial's storage folder.
+        trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
         trainer = TorchTrainer(
             train_loop_per_worker,
             train_loop_config={"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl")},

@@ -176,7 +176,6 @@ class DecodeCache:
         """
         if workers < 0:
             raise ValueError(f"workers {workers} must be >= 0")
-        report = DecodeReport()
         outcome: dict[int, tuple[str, str | None]] = {}
         todo: list[tuple[int, Path, str]] = []
         with self._prepare_lock():
@@ -192,34 +191,12 @@ class DecodeCache:
                     outcome[position] = ("skipped", reason)
                 else:
                     todo.append((position, stem, str(item.path)))
-            for (position, _, _), result in zip(todo, self._fill_all(todo, workers)):
+            n = len(todo)
+            results = _run_all(_fill, workers, [stem for _, stem, _ in todo], [source for _, _, source in todo],
+                               [self.sample_rate] * n, [self.frame] * n)
+            for (position, _, _), result in zip(todo, results):
                 outcome[position] = result
-        for position, item in enumerate(items):
-            status, reason = outcome[position]
-            if status == "skipped":
-                report.skipped.append((str(item.path), str(reason)))
-            elif status == "cached":
-                report.cached += 1
-            else:
-                report.decoded += 1
-        return report
-
-    def _fill_all(self, todo: list[tuple[int, Path, str]], workers: int) -> Iterator[tuple[str, str | None]]:
-        stems = [stem for _, stem, _ in todo]
-        sources = [source for _, _, source in todo]
-        rates = [self.sample_rate] * len(todo)
-        frames = [self.frame] * len(todo)
-        if workers == 0 or len(todo) <= 1:
-            with _one_torch_thread():
-                return iter(list(map(_fill, stems, sources, rates, frames)))
-        # fork where the OS has it, as DataLoader workers do: a spawned child re-imports torch
-        # (5-20 s each on a busy machine). Like DataLoader workers, each child then runs torch on
-        # one thread, which also keeps it clear of the OpenMP pool state inherited from the parent.
-        method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method),
-                                 initializer=_single_thread) as pool:
-            chunk = max(1, min(16, len(todo) // (4 * workers)))
-            return iter(list(pool.map(_fill, stems, sources, rates, frames, chunksize=chunk)))
+        return _report(items, [outcome[position] for position in range(len(items))])
 
     @contextmanager
     def _prepare_lock(self) -> Iterator[None]:
@@ -236,19 +213,36 @@ class DecodeCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def prepare_audio(index: DatasetIndex, cache: DecodeCache, workers: int = 0,
-                  report_dir: Path | str | None = None) -> tuple[DatasetIndex, DecodeReport]:
+def check_audio(items: Sequence[Item], sample_rate: int, workers: int = 0) -> DecodeReport:
+    """Decode every item once and keep nothing: the skip report without a cache (``decoded`` counts the good ones)."""
+    if workers < 0:
+        raise ValueError(f"workers {workers} must be >= 0")
+    return _report(items, _run_all(_probe, workers, [str(item.path) for item in items], [sample_rate] * len(items)))
+
+
+def prepare_audio(index: DatasetIndex, cache: DecodeCache | None, workers: int = 0,
+                  report_dir: Path | str | None = None, sample_rate: int | None = None,
+                  ) -> tuple[DatasetIndex, DecodeReport]:
     """Decode ``index``'s audio into ``cache`` and drop the items that give no audio.
 
     Call it before splitting, so splits are made on usable files. Returns the index without
     the skipped items (same name, root and ``class_names``) and the report, which is also
-    written to ``report_dir/decode_report.json`` (default: the cache root). Raises ValueError
-    when the index is not audio, or when no item at all gives audio.
+    written to ``report_dir/decode_report.json`` (default: the cache root). With ``cache=None``
+    (``data.decode_cache: off``) every file is decoded once at ``sample_rate`` just to check it
+    (:func:`check_audio`) and the report is written only if ``report_dir`` is given.
+    Raises ValueError when the index is not audio, or when no item at all gives audio.
     """
     if index.modality != "audio":
         raise ValueError(f"prepare_audio needs an audio dataset; {index.name!r} is {index.modality!r}")
-    report = cache.prepare(index.items, workers=workers)
-    report.write(report_dir if report_dir is not None else cache.root)
+    if cache is not None:
+        report = cache.prepare(index.items, workers=workers)
+        report.write(report_dir if report_dir is not None else cache.root)
+    else:
+        if sample_rate is None:
+            raise ValueError("prepare_audio without a cache needs the sample_rate to decode at")
+        report = check_audio(index.items, sample_rate, workers)
+        if report_dir is not None:
+            report.write(report_dir)
     bad = {path for path, _ in report.skipped}
     kept = tuple(item for item in index.items if str(item.path) not in bad)
     if not kept and index.items:
@@ -292,6 +286,46 @@ def _fill(stem: Path, source: str, sample_rate: int, frame: int) -> tuple[str, s
     _atomic_write(stem.with_suffix(".energy.npy"), lambda f: np.save(f, energy))
     _atomic_write(stem.with_suffix(".npy"), lambda f: np.save(f, wave16))
     return "decoded", None
+
+
+def _probe(source: str, sample_rate: int) -> tuple[str, str | None]:
+    """Decode ``source`` and drop the result: ("decoded", None) or ("skipped", reason)."""
+    try:
+        decode_mono(source, sample_rate)
+    except UndecodableAudio as error:
+        return "skipped", error.reason
+    except OSError as error:
+        return "skipped", f"unreadable ({error.strerror or error})"
+    return "decoded", None
+
+
+def _report(items: Sequence[Item], outcomes: Sequence[tuple[str, str | None]]) -> DecodeReport:
+    """Count per-item ("decoded" | "cached" | "skipped", reason) outcomes into a report."""
+    report = DecodeReport()
+    for item, (status, reason) in zip(items, outcomes):
+        if status == "skipped":
+            report.skipped.append((str(item.path), str(reason)))
+        elif status == "cached":
+            report.cached += 1
+        else:
+            report.decoded += 1
+    return report
+
+
+def _run_all(function: Callable[..., tuple[str, str | None]], workers: int,
+             *arguments: list) -> list[tuple[str, str | None]]:
+    """``[function(*args) for args in zip(*arguments)]``, in this process or ``workers`` processes."""
+    if workers == 0 or len(arguments[0]) <= 1:
+        with _one_torch_thread():
+            return list(map(function, *arguments))
+    # fork where the OS has it, as DataLoader workers do: a spawned child re-imports torch
+    # (5-20 s each on a busy machine). Like DataLoader workers, each child then runs torch on
+    # one thread, which also keeps it clear of the OpenMP pool state inherited from the parent.
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method),
+                             initializer=_single_thread) as pool:
+        chunk = max(1, min(16, len(arguments[0]) // (4 * workers)))
+        return list(pool.map(function, *arguments, chunksize=chunk))
 
 
 def _try_mmap(path: Path) -> np.ndarray | None:

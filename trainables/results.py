@@ -1,0 +1,171 @@
+"""After a search: the trial table, the best config, its test-split report and its backbone.
+
+Everything is written into the experiment directory, each file atomically:
+``summary.md`` (top trials), ``trials.csv`` (all), ``best_config.yaml``,
+``best_test_metrics.json`` (the best trial evaluated once on the test split),
+``best_backbone.pth`` (+ ``.yaml``: how timm loads it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from ray import tune
+
+from search_spaces import SearchSpace
+from ssl_core.checkpoint import read_checkpoint
+from ssl_core.config import config_from_dict
+from ssl_core.eval.collapse_rule import collapse_reason
+from ssl_core.export import export_backbone
+
+SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
+
+
+@dataclass
+class TrialRow:
+    name: str
+    params: dict[str, Any]
+    status: str  # completed / pruned / collapsed: ... / failed: ...
+    epochs: int
+    best: float  # best objective over the trial's evaluations
+    last: dict[str, float]
+    seconds: float
+    trial_dir: Path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def trial_rows(results: tune.ResultGrid, space: SearchSpace) -> list[TrialRow]:
+    grace = space.scheduler.get("grace_period", 1)
+    rows = []
+    for result in results:
+        metrics = dict(result.metrics or {})
+        history = result.metrics_dataframe
+        objective = space.metric
+        best = float("nan")
+        if history is not None and objective in history:
+            values = history[objective].dropna()
+            if len(values):
+                best = float(values.max() if space.mode == "max" else values.min())
+        epoch = int(metrics.get("epoch", 0) or 0)
+        if result.error is not None:
+            status = "failed: " + str(result.error).strip().splitlines()[-1][:160]
+        elif (reason := collapse_reason(metrics, grace)) is not None:
+            status = reason
+        elif epoch < space.epochs:
+            status = "pruned"
+        else:
+            status = "completed"
+        params = {k: v for k, v in (result.config or {}).items()}
+        rows.append(TrialRow(name=Path(result.path).name, params=params, status=status, epochs=epoch, best=best,
+                             last={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
+                             seconds=float(metrics.get("time_total_s", 0.0) or 0.0), trial_dir=Path(result.path)))
+    sign = -1 if space.mode == "max" else 1
+    rows.sort(key=lambda r: (math.isnan(r.best), sign * r.best if not math.isnan(r.best) else 0))
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary_table(rows: list[TrialRow], space: SearchSpace, top: int = 10) -> str:
+    keys = list(space.params)
+    header = ["trial", *keys, f"best {space.metric}", *SHOWN_METRICS, "epochs", "time s", "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows[:top]:
+        cells = [row.name.split("_")[2] if row.name.count("_") >= 2 else row.name,
+                 *(_fmt(row.params.get(k)) for k in keys), _fmt(row.best),
+                 *(_fmt(row.last.get(m, float("nan"))) for m in SHOWN_METRICS),
+                 str(row.epochs), f"{row.seconds:.0f}", row.status]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_trials_csv(rows: list[TrialRow], space: SearchSpace, path: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    keys = list(space.params)
+    writer.writerow(["trial", *keys, f"best_{space.metric}", *SHOWN_METRICS, "epochs", "seconds", "status"])
+    for row in rows:
+        writer.writerow([row.name, *(row.params.get(k) for k in keys), row.best,
+                         *(row.last.get(m) for m in SHOWN_METRICS), row.epochs, row.seconds, row.status])
+    _atomic_write(path, buffer.getvalue())
+
+
+def best_checkpoint(row: TrialRow) -> Path:
+    """The trainer's best-kNN checkpoint of a trial (written under ``<trial>/ssl/``)."""
+    path = row.trial_dir / "ssl" / "checkpoints" / "best"
+    if not (path / "state.pt").is_file():
+        raise FileNotFoundError(f"trial {row.name} has no checkpoint at {path}")
+    return path
+
+
+def evaluate_on_test(checkpoint_dir: Path) -> dict[str, float]:
+    """The best trial, once, on the test split: kNN, linear probe, long tail, clustering."""
+    from ssl_core.data_pipeline import build_data
+    from ssl_core.eval_runner import Evaluator
+    from ssl_core.trainer import build_model
+
+    state = read_checkpoint(checkpoint_dir)
+    cfg = config_from_dict(yaml.safe_load((checkpoint_dir / "config.yaml").read_text()))
+    cfg.data.num_workers = 0
+    cfg.eval.linear_probe, cfg.eval.clustering = "final", True
+    device = torch.device("cpu")
+    data = build_data(cfg, 0, 1, device)
+    method = build_model(cfg, data, device)
+    method.load_state_dict(state["model"])
+    metrics = Evaluator(cfg, data, device, query_split="test").run(method, epoch=int(state["epoch"]), final=True)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: Path) -> str:
+    """Write every result file and return the text summary for the console."""
+    rows = trial_rows(results, space)
+    write_trials_csv(rows, space, experiment_dir / "trials.csv")
+    scored = [r for r in rows if not math.isnan(r.best) and not r.status.startswith("failed")]
+    lines = [f"# {space.name}: {len(rows)} trials, objective {space.metric} ({space.mode})", ""]
+    counts: dict[str, int] = {}
+    for row in rows:
+        kind = row.status.split(":")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    # Pruned and collapsed trials were told to Optuna as PRUNED, failed ones as FAIL.
+    lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    lines += ["", summary_table(rows, space), ""]
+    if scored:
+        best = scored[0]
+        checkpoint = best_checkpoint(best)
+        best_cfg = yaml.safe_load((checkpoint / "config.yaml").read_text())
+        _atomic_write(experiment_dir / "best_config.yaml", yaml.safe_dump(best_cfg, sort_keys=False))
+        test_metrics = evaluate_on_test(checkpoint)
+        _atomic_write(experiment_dir / "best_test_metrics.json", json.dumps(test_metrics, indent=2))
+        export_backbone(checkpoint, experiment_dir / "best_backbone.pth")
+        shown = ("knn_top1", "knn_top5", "linear_top1", "head_top1", "medium_top1", "tail_top1", "ari", "nmi",
+                 "silhouette", "emb_std")
+        lines += [f"best trial: {best.name}", "  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()),
+                  f"  val {space.metric}: {_fmt(best.best)}",
+                  "  test split (touched once): " + ", ".join(f"{k} {test_metrics[k]:.4g}" for k in shown
+                                                              if k in test_metrics),
+                  f"  best config: {experiment_dir / 'best_config.yaml'}",
+                  f"  backbone for timm: {experiment_dir / 'best_backbone.pth'}"]
+    lines += ["", f"tensorboard --logdir {experiment_dir}"]
+    text = "\n".join(lines)
+    _atomic_write(experiment_dir / "summary.md", text + "\n")
+    return text

@@ -1,0 +1,120 @@
+"""Run (or resume) one search: Optuna TPE proposes, ASHA prunes, each trial a Ray Train run.
+
+Ray is started here, after ``launch.py`` has validated everything, with a ``trial_driver``
+resource that caps how many trials run at once (RAY_NOTES.md: the Tune trial itself
+holds no CPU, or its own worker group may never start).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+from search_spaces import SearchSpace
+from ssl_core.eval.collapse_rule import collapse_reason
+from trainables.optuna_search import PruningAwareOptunaSearch
+from trainables.trial import TRIAL_DRIVER, TrialResources, TrialSetup, make_trainable
+from trainables.tune_space import tune_param_space
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    space: SearchSpace  # trials / epochs / max_concurrent already set from the flags
+    overrides: tuple[str, ...]
+    storage_path: Path  # absolute; every node must reach it on a cluster
+    experiment: str
+    resources: TrialResources
+    concurrent: int  # trials at once, from the resource plan
+    seed: int = 0
+    address: str | None = None  # None: start a local Ray
+
+    @property
+    def experiment_dir(self) -> Path:
+        return self.storage_path / self.experiment
+
+
+class CollapseStopper(tune.Stopper):
+    """Stops a trial whose evaluation shows collapse (see ssl_core.eval.collapse_rule)."""
+
+    def __init__(self, grace_epochs: int) -> None:
+        self.grace_epochs = grace_epochs
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return collapse_reason(result, self.grace_epochs) is not None
+
+    def stop_all(self) -> bool:
+        return False
+
+
+def start_ray(plan: SearchPlan) -> None:
+    # Reports reach Tune at the Train controller's poll; 2 s by default adds seconds per
+    # evaluation (RAY_NOTES.md). Must be set before Ray starts.
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
+    if plan.address:
+        ray.init(address=plan.address)
+        drivers = ray.cluster_resources().get(TRIAL_DRIVER, 0)
+        if drivers < 1:
+            ray.shutdown()
+            raise RuntimeError(f"the Ray cluster at {plan.address} has no {TRIAL_DRIVER!r} resource; start its head "
+                               f"with --resources='{{\"{TRIAL_DRIVER}\": {plan.concurrent}}}' (see cluster/)")
+    else:
+        ray.init(resources={TRIAL_DRIVER: plan.concurrent}, include_dashboard=True,
+                 configure_logging=True, log_to_driver=True)
+
+
+def _scheduler(space: SearchSpace):
+    sched = space.scheduler
+    if sched.get("name") == "asha":
+        return ASHAScheduler(time_attr="epoch", metric=space.metric, mode=space.mode, max_t=space.epochs,
+                             grace_period=sched["grace_period"], reduction_factor=sched["reduction_factor"])
+    return FIFOScheduler()
+
+
+def _searcher(plan: SearchPlan) -> PruningAwareOptunaSearch:
+    space = plan.space
+    sampler = optuna.samplers.TPESampler(seed=plan.seed, multivariate=True,
+                                         n_startup_trials=min(10, max(2, space.trials // 3)))
+    return PruningAwareOptunaSearch(metric=space.metric, mode=space.mode, sampler=sampler, seed=plan.seed,
+                                    full_epochs=space.epochs)
+
+
+def _trainable(plan: SearchPlan):
+    setup = TrialSetup(space=plan.space, overrides=plan.overrides, storage_path=str(plan.storage_path),
+                       experiment=plan.experiment, resources=plan.resources)
+    return tune.with_resources(make_trainable(setup), {TRIAL_DRIVER: 1})
+
+
+def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:
+    """Fit the Tuner (or restore it from ``plan.experiment_dir``) and return its results."""
+    trainable = _trainable(plan)
+    if resume:
+        tuner = tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True)
+    else:
+        space = plan.space
+        grace = space.scheduler.get("grace_period", 1)
+        tuner = tune.Tuner(
+            trainable,
+            param_space=tune_param_space(space),
+            tune_config=tune.TuneConfig(search_alg=_searcher(plan), scheduler=_scheduler(space),
+                                        num_samples=space.trials, max_concurrent_trials=plan.concurrent),
+            run_config=tune.RunConfig(name=plan.experiment, storage_path=str(plan.storage_path),
+                                      stop=CollapseStopper(grace),
+                                      failure_config=tune.FailureConfig(max_failures=1)),
+        )
+    return tuner.fit()
+
+
+def concurrent_trials(space: SearchSpace, resources: TrialResources, cpus: float, gpus: float) -> int:
+    """How many trials fit at once on ``cpus``/``gpus``, capped by the space's max_concurrent."""
+    by_cpu = math.floor(cpus / (resources.workers * resources.cpus_per_worker) + 1e-9)
+    fits = by_cpu
+    if resources.gpus_per_worker:
+        fits = min(fits, math.floor(gpus / (resources.workers * resources.gpus_per_worker) + 1e-9))
+    return max(0, min(space.max_concurrent, fits))
