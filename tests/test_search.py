@@ -1,0 +1,162 @@
+"""A real search through Ray Tune, Optuna and Ray Train on loopback, driven by launch.py.
+
+Slow (Ray start plus ~15 s per trial on 2 cores), so one search is shared by the checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from ssl_core.config import config_from_dict
+from ssl_core.export import backbone_state_dict
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY_SPACE = """
+description: tiny SimCLR temperature search for tests
+base:
+  method: {name: simclr}
+  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
+  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
+  train: {max_steps_per_epoch: 4, progress: "off"}
+  optim: {lr: 0.002, warmup_epochs: 0}
+params:
+  method.temperature: {loguniform: [0.05, 1.0]}
+objective: {metric: knn_top1, mode: max}
+budget: {trials: 3, epochs: 2, max_concurrent: 2}
+scheduler: {name: asha, grace_period: 1, reduction_factor: 2}
+"""
+
+
+def _launch(args: list[str], env_cache: Path, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, SSL_SEARCH_CACHE=str(env_cache))
+    return subprocess.Popen([sys.executable, "launch.py", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def space_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("space") / "tiny.yaml"
+    path.write_text(TINY_SPACE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory, space_file, data_cache, birdsong_root) -> tuple[Path, str]:
+    storage = tmp_path_factory.mktemp("storage")
+    proc = _launch(["--space", str(space_file), "--storage", str(storage), "--name", "tiny"], data_cache)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+    return storage / "tiny", out
+
+
+def test_search_writes_trials_summary_and_best_config(finished_search) -> None:
+    experiment, out = finished_search
+    rows = list(csv.DictReader((experiment / "trials.csv").open()))
+    assert len(rows) == 3
+    temperatures = {float(r["method.temperature"]) for r in rows}
+    assert len(temperatures) == 3 and all(0.05 <= t <= 1.0 for t in temperatures)
+    assert all(r["status"] in ("completed", "pruned") for r in rows)
+    assert "best trial:" in out and f"tensorboard --logdir {experiment}" in out
+    best = config_from_dict(yaml.safe_load((experiment / "best_config.yaml").read_text())).validate()
+    assert best.method.name == "simclr" and best.method.temperature in temperatures
+    test_metrics = json.loads((experiment / "best_test_metrics.json").read_text())
+    for key in ("knn_top1", "linear_top1", "head_top1", "medium_top1", "tail_top1", "ari", "nmi"):
+        assert key in test_metrics and math.isfinite(test_metrics[key]), key
+
+
+def test_exported_backbone_loads_in_timm_and_embeds_like_the_checkpoint(finished_search) -> None:
+    experiment, _ = finished_search
+    info = yaml.safe_load((experiment / "best_backbone.yaml").read_text())
+    model = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"],
+                              checkpoint_path=str(experiment / "best_backbone.pth"))
+    best_name = next(line for line in (experiment / "summary.md").read_text().splitlines()
+                     if line.startswith("best trial:")).split(": ", 1)[1]
+    reference = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"])
+    reference.load_state_dict(backbone_state_dict(experiment / best_name / "ssl" / "checkpoints" / "best"))
+    model.eval(), reference.eval()
+    x = torch.randn(3, 1, 64, 101, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
+def test_tensorboard_holds_scalars_and_hparams(finished_search) -> None:
+    experiment, _ = finished_search
+    trial_dirs = [p for p in experiment.iterdir() if p.name.startswith("run_trial_")]
+    assert len(trial_dirs) == 3
+    for trial in trial_dirs:
+        tune_events = EventAccumulator(str(trial))
+        tune_events.Reload()
+        assert "ray/tune/knn_top1" in tune_events.Tags()["scalars"]
+        content = tune_events.PluginTagToContent("hparams")
+        start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        assert "method.temperature" in start.session_start_info.hparams
+        ours = EventAccumulator(str(trial / "ssl" / "tensorboard"))
+        ours.Reload()
+        assert {"eval/knn_top1", "eval/emb_std", "train/loss"} <= set(ours.Tags()["scalars"])
+        assert [e.step for e in ours.Scalars("eval/knn_top1")][0] == 0  # the untrained floor
+
+
+def test_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path, space_file, data_cache,
+                                                                       birdsong_root) -> None:
+    storage = tmp_path / "storage"
+    args = ["--space", str(space_file), "--storage", str(storage), "--name", "resumable", "--trials", "4",
+            "--concurrent", "1"]
+    proc = _launch(args, data_cache, start_new_session=True)
+    experiment = storage / "resumable"
+    deadline = time.time() + 600
+    finished: list[Path] = []
+    while time.time() < deadline and proc.poll() is None:
+        finished = [p for p in experiment.glob("run_trial_*") if _epochs_done(p) >= 2]
+        if len(finished) >= 2:
+            break
+        time.sleep(1)
+    assert len(finished) >= 2, "two trials should finish before the interrupt"
+    os.kill(proc.pid, signal.SIGINT)  # by pid, as a user's Ctrl-C
+    proc.communicate(timeout=300)
+    before = {p.name: (p / "result.json").read_text() for p in finished}
+
+    resumed = _launch(args + ["--resume"], data_cache)
+    out, _ = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, out[-4000:]
+    trials = sorted(p.name for p in experiment.glob("run_trial_*"))
+    assert len(trials) == 4, trials
+    for name, text in before.items():
+        assert (experiment / name / "result.json").read_text() == text, f"{name} was re-run"
+    rows = list(csv.DictReader((experiment / "trials.csv").open()))
+    assert len(rows) == 4
+
+
+def _epochs_done(trial_dir: Path) -> int:
+    result = trial_dir / "result.json"
+    if not result.is_file():
+        return 0
+    lines = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+    return max((int(line.get("epoch", 0)) for line in lines), default=0)
+
+
+def test_bad_space_is_refused_before_ray_starts(tmp_path, data_cache) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY_SPACE.replace("loguniform: [0.05, 1.0]", "uniform: [-0.5, 1.0]"))
+    started = time.time()
+    proc = _launch(["--space", str(bad), "--storage", str(tmp_path / "s")], data_cache)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "method.temperature" in out and "must be a finite number > 0" in out
+    assert "Started a local Ray instance" not in out and not (tmp_path / "s").exists()
+    assert time.time() - started < 60
