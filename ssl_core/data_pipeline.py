@@ -18,6 +18,9 @@ from ssl_core.augment import AudioViewMaker, ImageViewMaker
 from ssl_core.config import Config, ConfigError
 from ssl_core.data import (AudioCropDataset, DatasetIndex, EpochSampler, ImageDataset, load_dataset,
                            split_by_fold, split_by_recording)
+from ssl_core.data.audio_dataset import AudioWindowsDataset
+from ssl_core.data.decode_cache import DecodeCache, decode_cache_from_setting, prepare_audio
+from ssl_core.data.windows import collate_windows
 
 
 @dataclass
@@ -40,10 +43,24 @@ class DataBundle:
         return self.index.labels()[self.splits[split]]
 
 
-def load_and_split(cfg: Config) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
-    """Load the dataset named by ``data.dataset`` and split it by recording (or by fold)."""
+def decode_cache_for(cfg: Config) -> DecodeCache | None:
+    """The decoded-audio cache the config asks for (a light object: paths, no data)."""
+    return decode_cache_from_setting(cfg.data.decode_cache, cfg.data.cache_dir, cfg.data.sample_rate)
+
+
+def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
+    """Load the dataset named by ``data.dataset`` and split it by recording (or by fold).
+
+    Audio is decoded once into the decode cache first; unreadable, empty or truncated files
+    are dropped before splitting, counted, printed and listed in ``decode_report.json``.
+    """
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
     index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest)
+    if index.modality == "audio":
+        index, report = prepare_audio(index, decode_cache_for(cfg), workers=min(cfg.data.num_workers, 2),
+                                      report_dir=report_dir, sample_rate=cfg.data.sample_rate)
+        if report.skipped:
+            print(f"audio files of {index.name}: {report.summary()}", flush=True)
     if cfg.data.fold_map:
         splits = split_by_fold(index, cfg.data.fold_map)
     else:
@@ -78,19 +95,34 @@ def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str
         raise ConfigError(f"the train split of {index.name!r} has no labelled items; the kNN bank needs some")
 
 
-def _dataset(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, train: bool, num_crops: int) -> Dataset:
+#: evaluation windows per recording with ``data.eval_windows="mean"``
+MAX_EVAL_WINDOWS = 8
+
+
+def build_dataset(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, train: bool, num_crops: int,
+                  windows: bool = False) -> Dataset:
+    """The CPU-side dataset of a split: audio crops (or evaluation windows) or images."""
     items = [index.items[i] for i in item_ids]
+    if index.modality == "audio" and windows:
+        return AudioWindowsDataset(items, cfg.data.sample_rate, cfg.data.crop_seconds, cache=decode_cache_for(cfg),
+                                   max_windows=MAX_EVAL_WINDOWS, mode=cfg.data.eval_windows,
+                                   cache_decoded=cfg.data.cache_decoded)
     if index.modality == "audio":
         return AudioCropDataset(items, cfg.data.sample_rate, cfg.data.crop_seconds, num_crops=num_crops,
-                                train=train, cache_decoded=cfg.data.cache_decoded)
+                                train=train, cache_decoded=cfg.data.cache_decoded, cache=decode_cache_for(cfg),
+                                window_weighting=cfg.data.window_weighting)
     return ImageDataset(items, cache_decoded=cfg.data.cache_decoded)
 
 
 def make_loader(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, *, train: bool, batch_size: int,
-                num_crops: int, sampler: EpochSampler, drop_last: bool, device: torch.device) -> DataLoader:
+                num_crops: int, sampler: EpochSampler, drop_last: bool, device: torch.device,
+                windows: bool = False) -> DataLoader:
+    """``windows=True`` (audio evaluation): batches are ``(windows [sum W, T], counts [B], labels [B])``."""
     workers = cfg.data.num_workers
+    windowed = windows and index.modality == "audio"
     return DataLoader(
-        _dataset(cfg, index, item_ids, train, num_crops),
+        build_dataset(cfg, index, item_ids, train, num_crops, windows=windowed),
+        collate_fn=collate_windows if windowed else None,
         batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=workers,
         # Persistent workers keep their decoded-audio cache between epochs.
         persistent_workers=workers > 0, pin_memory=device.type == "cuda",
@@ -114,11 +146,12 @@ def build_view_maker(cfg: Config, index: DatasetIndex) -> nn.Module:
 
 
 def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
-               index_and_splits: tuple[DatasetIndex, dict[str, np.ndarray]] | None = None) -> DataBundle:
+               index_and_splits: tuple[DatasetIndex, dict[str, np.ndarray]] | None = None,
+               report_dir: Path | None = None) -> DataBundle:
     from ssl_core.methods import METHODS
 
     uses_labels = METHODS[cfg.method.name].uses_labels
-    index, splits = index_and_splits or load_and_split(cfg)
+    index, splits = index_and_splits or load_and_split(cfg, report_dir)
     # The kNN bank and the probe's training set: the labelled part of the train split.
     splits = dict(splits, bank=index.labelled_indices(splits["train"]))
     check_data_against_config(cfg, index, splits, world_size, uses_labels)

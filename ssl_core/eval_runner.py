@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ssl_core.config import Config
 from ssl_core.data import EpochSampler
-from ssl_core.data_pipeline import DataBundle, make_loader
+from ssl_core.data_pipeline import MAX_EVAL_WINDOWS, DataBundle, make_loader
 from ssl_core.distributed import broadcast_object, rank, sync_buffers, world_size
 from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_metrics, eval_encoder,
                                     finite_or_nan, labels_tensor)
@@ -24,24 +24,25 @@ class Evaluator:
         self.query_split = query_split
         batch = max(1, cfg.data.batch_size // world_size())
 
-        def loader(split: str, train: bool, crops: int):
+        def loader(split: str, train: bool, crops: int, windows: bool = False):
             sampler = EpochSampler(len(data.splits[split]), seed=cfg.train.seed + 7919, shuffle=False,
                                    rank=rank(), world_size=world_size())
             sampler.set_epoch(0)
-            return make_loader(cfg, data.index, data.splits[split], train=train, batch_size=batch,
-                               num_crops=crops, sampler=sampler, drop_last=False, device=device)
+            # Up to MAX_EVAL_WINDOWS windows per recording go through the model together.
+            size = max(1, batch // MAX_EVAL_WINDOWS) if windows and cfg.data.eval_windows == "mean" else batch
+            return make_loader(cfg, data.index, data.splits[split], train=train, batch_size=size,
+                               num_crops=crops, sampler=sampler, drop_last=False, device=device, windows=windows)
 
-        self.bank_loader = loader("bank", train=False, crops=1)
-        self.query_loader = loader(query_split, train=False, crops=1)
+        # Evaluation inputs are deterministic: the centre window, or the mean over windows.
+        self.bank_loader = loader("bank", train=False, crops=1, windows=True)
+        self.query_loader = loader(query_split, train=False, crops=1, windows=True)
         # Two augmented views of each query item (fixed crop seeds) for the `align` metric.
         self.align_loader = loader(query_split, train=True, crops=cfg.data.crops_per_item) \
             if cfg.eval.views_for_align else None
         self.train_labels = labels_tensor(data.split_labels("bank"))
 
     def _prepare(self, x: Tensor) -> Tensor:
-        """Deterministic evaluation input: audio ``[B, 1, T] -> [B, 1, M, F]``, images as they are."""
-        if self.data.index.modality == "audio":
-            x = x[:, 0]
+        """Deterministic evaluation input: audio windows ``[N, T] -> [N, 1, M, F]``; images resized."""
         return self.data.view_maker.embed_input(x)
 
     @torch.no_grad()

@@ -107,7 +107,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     this_rank, world = rank(), world_size()
     torch.manual_seed(cfg.train.seed)  # identical init on every rank; DDP broadcasts rank 0's anyway
 
-    data = build_data(cfg, this_rank, world, device)
+    data = build_data(cfg, this_rank, world, device, report_dir=run_dir if this_rank == 0 else None)
     method = build_model(cfg, data, device)
     optimizer = build_optimizer(method, cfg.optim, cfg.data.batch_size)
     scheduler = build_scheduler(optimizer, cfg.optim, data.steps_per_epoch, cfg.train.epochs)

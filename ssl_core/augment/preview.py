@@ -74,21 +74,17 @@ def load_batch(cfg: Config, count: int, seed: int) -> tuple[Tensor, list[str], s
     Audio: ``[N, V, T]`` float waveforms, crops drawn with sample seed ``seed * 1_000_003 + i``
     (as the epoch sampler's per-item seeds); images: ``[N, C, H, W]`` uint8.
     """
-    from ssl_core.data import AudioCropDataset, ImageDataset
-    from ssl_core.data_pipeline import build_view_maker, load_and_split
+    from ssl_core.data_pipeline import build_dataset, build_view_maker, load_and_split
 
     index, splits = load_and_split(cfg)
     train_ids = splits["train"]
     labels = index.labels()[train_ids]
     positions = pick_items(labels, count)
-    items = [index.items[i] for i in train_ids]
+    # The trainer's own data path: same decode cache, crops and window weighting.
+    dataset = build_dataset(cfg, index, train_ids, train=True, num_crops=cfg.data.crops_per_item)
     if index.modality == "audio":
-        dataset = AudioCropDataset(items, cfg.data.sample_rate, cfg.data.crop_seconds,
-                                   num_crops=cfg.data.crops_per_item, train=True,
-                                   cache_decoded=cfg.data.cache_decoded)
         samples = [dataset[(pos, seed * 1_000_003 + pos)] for pos in positions]
     else:
-        dataset = ImageDataset(items, cache_decoded=cfg.data.cache_decoded)
         samples = [dataset[pos] for pos in positions]
         shapes = {tuple(x.shape) for x, _ in samples}
         if len(shapes) > 1:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ssl_core.data.windows import mean_pool
 from ssl_core.distributed import gather_no_grad
 from ssl_core.eval.clustering import clustering_metrics
 from ssl_core.eval.collapse import collapse_metrics
@@ -39,8 +40,14 @@ def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader, prepare
     that the sampler repeated to even out shards are dropped).
     """
     feats, labels, positions = [], [], []
-    for batch_positions, (x, y) in zip(_sampler_batches(loader), loader):
-        feats.append(encode(prepare(x.to(device, non_blocking=True))).float())
+    for batch_positions, batch in zip(_sampler_batches(loader), loader):
+        if len(batch) == 3:  # audio windows: (windows [sum W, T], counts [B], labels [B])
+            windows, counts, y = batch
+            f = mean_pool(encode(prepare(windows.to(device, non_blocking=True))).float(), counts)
+        else:
+            x, y = batch
+            f = encode(prepare(x.to(device, non_blocking=True))).float()
+        feats.append(f)
         labels.append(y.to(device))
         positions.append(torch.as_tensor(batch_positions, device=device))
     f = gather_no_grad(torch.cat(feats))
