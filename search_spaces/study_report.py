@@ -115,10 +115,11 @@ def study_from_trials(csv_path: Path, space: SearchSpace) -> optuna.Study:
     """
     csv_path = Path(csv_path)
     with csv_path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
     column = f"best_{space.metric}"
     required = ["trial", column, "status"]
-    header = list(rows[0]) if rows else required
     missing = [c for c in required + list(space.params) if c not in header]
     if missing:
         raise ValueError(f"{csv_path} lacks the column(s) {', '.join(missing)}; is it the trial table of "

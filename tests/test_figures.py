@@ -181,6 +181,9 @@ def test_study_from_trials_rejects_foreign_table(tmp_path: Path) -> None:
     other = {"method.momentum": Distribution("uniform", 0.9, 0.999)}
     with pytest.raises(ValueError, match="method.momentum"):
         study_from_trials(write_csv(tmp_path / "trials.csv"), space(other))
+    odd = [ROWS[0][:-1] + ("running",)]
+    with pytest.raises(ValueError, match="'running'; expected completed"):
+        study_from_trials(write_csv(tmp_path / "odd.csv", odd), space(PARAMS))
 
 
 @pytest.mark.parametrize("dist", [

@@ -58,10 +58,16 @@ def project_2d(features: Tensor, method: str = "tsne", seed: int = 0) -> np.ndar
 
         return PCA(n_components=2, random_state=seed).fit_transform(x)
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     n = x.shape[0]
     perplexity = min(30.0, (n - 1) / 3.0)
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+    # One OpenMP thread: with the cores shared (other trials, a loaded 2-core machine) the
+    # multi-threaded Barnes-Hut gradient spin-waits and ran 6-40x slower (1000 points: 25 s
+    # against 4 s); single-threaded it stays a few seconds per thousand points.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return tsne.fit_transform(x)
 
 
 def embedding_figure(features: Tensor, labels: Tensor, class_names: Sequence[str], method: str = "tsne",
