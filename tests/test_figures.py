@@ -312,38 +312,37 @@ def test_write_best_trial_report_rejects_bad_shapes(tmp_path: Path) -> None:
 
 
 def test_embed_test_split_matches_the_checkpointed_model(tmp_path: Path, digits_root: Path) -> None:
-    import yaml
-
-    from ssl_core.checkpoint import read_checkpoint
-    from ssl_core.config import config_from_dict
+    from ssl_core.checkpoint import write_checkpoint
+    from ssl_core.data import ImageDataset
     from ssl_core.data_pipeline import build_data
     from ssl_core.eval.best_trial import embed_test_split
-    from ssl_core.trainer import build_model, train
+    from ssl_core.trainer import build_model
 
-    cfg = tiny_config("simclr", tmp_path / "run", dataset="digits", epochs=1, steps=1,
-                      extra=("eval.linear_probe=never",))
-    train(cfg)
-    checkpoint = tmp_path / "run" / "checkpoints" / "best"
+    cfg = tiny_config("simclr", tmp_path / "run", dataset="digits", epochs=1, steps=1)
+    data = build_data(cfg, 0, 1, torch.device("cpu"))
+    model = build_model(cfg, data, torch.device("cpu"))
+    # Weights no fresh model has, so features equal to the reference prove the checkpoint was loaded.
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=g))
+    checkpoint = write_checkpoint(tmp_path / "run" / "checkpoints" / "best", {"model": model.state_dict(), "epoch": 1},
+                                  cfg.to_dict())
     features, labels, class_names, pairs = embed_test_split(checkpoint, max_pairs=4)
 
-    # Reference: the checkpoint's model applied item by item to the test split's clean inputs.
-    run_cfg = config_from_dict(yaml.safe_load((checkpoint / "config.yaml").read_text()))
-    run_cfg.data.num_workers = 0
-    data = build_data(run_cfg, 0, 1, torch.device("cpu"))
-    model = build_model(run_cfg, data, torch.device("cpu"))
-    model.load_state_dict(read_checkpoint(checkpoint)["model"])
+    # Reference: the perturbed model applied to the test split's clean inputs, read item by item.
     model.eval()
     test_ids = data.splits["test"]
-    from ssl_core.data import ImageDataset
-
     images = torch.stack([ImageDataset([data.index.items[i]], cache_decoded=False)[0][0] for i in test_ids])
     with torch.no_grad():
         reference = model.embed(data.view_maker.embed_input(images))
+        fresh = build_model(cfg, data, torch.device("cpu")).eval().embed(data.view_maker.embed_input(images))
+    assert not torch.allclose(fresh, reference, atol=1e-3)
     assert features.shape == reference.shape
     torch.testing.assert_close(features, reference, rtol=1e-4, atol=1e-5)
     assert labels.tolist() == data.index.labels()[test_ids].tolist()
     assert class_names == list(data.index.class_names)
-    size = run_cfg.data.image_size
+    size = cfg.data.image_size
     assert pairs is not None and pairs.shape == (4, 2, data.in_chans, size, size)
     assert 0.0 <= pairs.min() and pairs.max() <= 1.0
     assert not torch.equal(pairs[:, 0], pairs[:, 1])  # two different augmentations

@@ -76,6 +76,13 @@ def test_search_writes_trials_summary_and_best_config(finished_search) -> None:
     assert "best trial:" in out and f"tensorboard --logdir {experiment}" in out
     best = config_from_dict(yaml.safe_load((experiment / "best_config.yaml").read_text())).validate()
     assert best.method.name == "simclr" and best.method.temperature in temperatures
+    for png in ("optimisation_history", "test_embeddings_tsne", "test_longtail"):
+        assert (experiment / "figures" / f"{png}.png").stat().st_size > 1000, png
+    report = EventAccumulator(str(experiment / "best_trial"))
+    report.Reload()
+    assert "best_trial/view_pairs" in report.Tags()["images"]
+    assert "best_trial/test_longtail" in report.Tags()["images"]
+    assert (experiment / "best_trial" / "projector_config.pbtxt").is_file()
     test_metrics = json.loads((experiment / "best_test_metrics.json").read_text())
     for key in ("knn_top1", "linear_top1", "head_top1", "medium_top1", "tail_top1", "ari", "nmi"):
         assert key in test_metrics and math.isfinite(test_metrics[key]), key

@@ -22,7 +22,13 @@ import torch
 import yaml
 from ray import tune
 
+from matplotlib.figure import Figure
+
 from search_spaces import SearchSpace
+from search_spaces.study_report import history_figure, importance_figure, study_from_trials
+from ssl_core.eval.best_trial import embed_test_split
+from ssl_core.eval.figures import embedding_figure, longtail_figure, save_figure
+from ssl_core.eval.tensorboard_report import write_best_trial_report
 from ssl_core.checkpoint import read_checkpoint
 from ssl_core.config import config_from_dict
 from ssl_core.eval.collapse_rule import collapse_reason
@@ -136,6 +142,24 @@ def evaluate_on_test(checkpoint_dir: Path) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def write_figures(experiment_dir: Path, space: SearchSpace, checkpoint: Path | None,
+                  test_metrics: dict[str, float] | None) -> list[Path]:
+    """Search figures as PNGs in ``<experiment>/figures/``; with a best trial, also its
+    TensorBoard report in ``<experiment>/best_trial/`` (Projector, view pairs, the same figures)."""
+    study = study_from_trials(experiment_dir / "trials.csv", space)
+    figures: dict[str, Figure] = {"optimisation_history": history_figure(study, space.metric)}
+    importance = importance_figure(study)  # None with < 2 complete trials or nothing varying
+    if importance is not None:
+        figures["param_importances"] = importance
+    if checkpoint is not None and test_metrics is not None:
+        features, labels, class_names, pairs = embed_test_split(checkpoint)
+        figures["test_embeddings_tsne"] = embedding_figure(
+            features, labels, class_names, method="tsne", title=f"{space.name}: best trial, test split")
+        figures["test_longtail"] = longtail_figure(test_metrics, title=f"{space.name}: best trial, test split")
+        write_best_trial_report(experiment_dir / "best_trial", features, labels, class_names, pairs, figures)
+    return [save_figure(fig, experiment_dir / "figures" / f"{name}.png") for name, fig in figures.items()]
+
+
 def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: Path) -> str:
     """Write every result file and return the text summary for the console."""
     rows = trial_rows(results, space)
@@ -149,6 +173,7 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     # Pruned and collapsed trials were told to Optuna as PRUNED, failed ones as FAIL.
     lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     lines += ["", summary_table(rows, space), ""]
+    checkpoint, test_metrics = None, None
     if scored:
         best = scored[0]
         checkpoint = best_checkpoint(best)
@@ -165,6 +190,8 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
                                                               if k in test_metrics),
                   f"  best config: {experiment_dir / 'best_config.yaml'}",
                   f"  backbone for timm: {experiment_dir / 'best_backbone.pth'}"]
+    pngs = write_figures(experiment_dir, space, checkpoint, test_metrics)
+    lines.append(f"figures: {experiment_dir / 'figures'} ({', '.join(p.name for p in pngs)})")
     lines += ["", f"tensorboard --logdir {experiment_dir}"]
     text = "\n".join(lines)
     _atomic_write(experiment_dir / "summary.md", text + "\n")

@@ -81,10 +81,16 @@ def _metadata(labels: Tensor, class_names: Sequence[str]) -> list[str]:
 
 def _clear_previous(log_dir: Path) -> None:
     """Remove an earlier report in ``log_dir`` (event files, projector files), so that writing
-    the report again (e.g. after a resumed search) replaces it rather than doubling it."""
+    the report again (e.g. after a resumed search) replaces it rather than doubling it.
+
+    Only a directory that holds an earlier report (its projector config names our tag) is
+    touched, so a log_dir pointed by mistake at someone else's events loses nothing."""
+    config = log_dir / "projector_config.pbtxt"
+    if not (config.is_file() and EMBEDDING_TAG in config.read_text()):
+        return
     for event in log_dir.glob("events.out.tfevents.*"):
         event.unlink()
-    (log_dir / "projector_config.pbtxt").unlink(missing_ok=True)
+    config.unlink()
     # SummaryWriter.add_embedding stores step 0 of a tag in "00000/<tag, "/" written "%2f">".
     embedding_dir = log_dir / "00000" / EMBEDDING_TAG.replace("%", "%25").replace("/", "%2f")
     if embedding_dir.is_dir():
