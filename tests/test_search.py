@@ -167,3 +167,54 @@ def test_bad_space_is_refused_before_ray_starts(tmp_path, data_cache) -> None:
     assert "method.temperature" in out and "must be a finite number > 0" in out
     assert "Started a local Ray instance" not in out and not (tmp_path / "s").exists()
     assert time.time() - started < 60
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tensorboard_serves_runs_scalars_and_hparams_on_loopback(finished_search) -> None:
+    import urllib.request
+
+    experiment, _ = finished_search
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(experiment),
+                               "--host", "127.0.0.1", "--port", str(port), "--load_fast=false"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline, runs = time.time() + 120, []
+        while time.time() < deadline:
+            try:
+                runs = get("/data/runs")
+                if sum(r.startswith("run_trial_") for r in runs) >= 6:  # Tune's and ours, per trial
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert sum(r.startswith("run_trial_") and r.endswith("tensorboard") for r in runs) == 3, runs
+        tags = get("/data/plugin/scalars/tags")
+        ours = [run for run in tags if run.endswith("ssl/tensorboard")]
+        assert ours and all("eval/knn_top1" in tags[run] for run in ours)
+        hparams = get("/data/plugin/hparams/experiment", {"experimentName": ""})
+        names = {info["name"] for info in hparams["hparamInfos"]}
+        assert "method.temperature" in names
+        groups = get("/data/plugin/hparams/session_groups",
+                     {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS",
+                                                                "STATUS_FAILURE", "STATUS_RUNNING"],
+                      "colParams": [{"hparam": "method.temperature"}], "startIndex": 0, "sliceSize": 100})
+        assert groups["totalSize"] == 3
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
