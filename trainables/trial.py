@@ -74,8 +74,9 @@ def make_trainable(setup: TrialSetup):
                 storage_path=str(Path(setup.storage_path) / setup.experiment / "train_runs"),
                 callbacks=[TuneReportCallback()],
                 failure_config=FailureConfig(max_failures=setup.worker_failures),
-                checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="knn_top1",
-                                                   checkpoint_score_order="max"),
+                # Ray keeps the newest two (what a restarted worker group resumes from); the
+                # trainer keeps the best by val kNN beside them, under <trial>/ssl/checkpoints/best.
+                checkpoint_config=CheckpointConfig(num_to_keep=2),
             ),
         )
         trainer.fit()
