@@ -69,8 +69,7 @@ class Evaluator:
             metrics = embedding_metrics(
                 bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
                 temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
-                clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed,
-                other_view=None)
+                clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed)
             if views is not None:
                 from ssl_core.eval.collapse import alignment
 

@@ -22,9 +22,9 @@ from torch.nn.parallel import DistributedDataParallel
 from ssl_core.checkpoint import list_checkpoints, prune_checkpoints, read_checkpoint, write_checkpoint
 from ssl_core.config import Config
 from ssl_core.data_pipeline import DataBundle, build_data
-from ssl_core.distributed import all_reduce_mean, broadcast_object, is_distributed, rank, world_size
+from ssl_core.distributed import all_reduce_mean, is_distributed, rank, world_size
 from ssl_core.eval_runner import Evaluator
-from ssl_core.methods import METHODS, Method, build_method
+from ssl_core.methods import Method, build_method
 from ssl_core.models import create_backbone
 from ssl_core.optim import build_optimizer, build_scheduler
 from ssl_core.progress import Progress
@@ -224,4 +224,4 @@ def _check_finite(loss: Tensor, epoch: int, step: int, cfg: Config) -> None:
             "lower optim.lr, raise the temperature, or set optim.grad_clip")
 
 
-__all__ = ["train", "NonFiniteLossError", "METHODS", "broadcast_object", "latest_checkpoint"]
+__all__ = ["train", "NonFiniteLossError", "latest_checkpoint", "build_model", "resolve_device"]

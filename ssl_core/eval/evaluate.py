@@ -73,10 +73,10 @@ def _sampler_batches(loader: DataLoader):
 
 def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
                       temperature: float, train_labels_for_groups: Tensor, clustering: bool,
-                      linear_probe: bool, seed: int, other_view: Tensor | None = None) -> dict[str, float]:
+                      linear_probe: bool, seed: int) -> dict[str, float]:
     """All metrics of one evaluation, keyed by the stable names in DESIGN.md.
 
-    ``other_view [Nq, F]``: features of a second augmented view of each query, for ``align``.
+    ``align`` needs two augmented views of each query and is added by the caller.
     """
     scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
                               temperature=temperature)
@@ -84,7 +84,7 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
     pred = predictions_from_scores(scores)
     groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
     metrics.update(group_accuracies(pred, queries.labels, groups))
-    metrics.update(collapse_metrics(queries.features, other_view))
+    metrics.update(collapse_metrics(queries.features))
     if clustering:
         metrics.update(clustering_metrics(queries.features, queries.labels, num_classes, seed=seed))
     if linear_probe:
