@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,11 @@ from ssl_core.checkpoint import read_checkpoint
 from ssl_core.data_pipeline import build_data
 from ssl_core.eval_runner import Evaluator
 from ssl_core.trainer import build_model, train
+from tests.loopback import free_loopback_port
 from tests.tiny import tiny_config
 
 WORLD = 2
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(run_dir: Path):
@@ -48,7 +43,7 @@ def _worker(rank: int, port: int, run_dir: str, cache: str) -> None:
 
 
 def test_two_workers_train_and_report_metrics_of_the_whole_split(tmp_path, birdsong_root, data_cache) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path), str(data_cache)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(free_loopback_port(), str(tmp_path), str(data_cache)), nprocs=WORLD, join=True)
     rank0 = json.loads((tmp_path / "rank0.json").read_text())
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert len(rank0) == len(rank1) == 1

@@ -6,7 +6,6 @@ Real processes and a real process group (gloo on the CPU), as Ray Train sets one
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ import torch.multiprocessing as mp
 
 from ssl_core.distributed import gather_no_grad, gather_with_grad, world_size
 from ssl_core.losses import contrastive_loss
+from tests.loopback import free_loopback_port
 
 N, D_IN, D_OUT, WORLD, T = 8, 6, 5, 2, 0.3
 
@@ -36,11 +36,6 @@ def _global_loss_grad() -> torch.Tensor:
     contrastive_loss(z, ids, T).backward()
     return weight.grad
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, port: int, out_dir: str) -> None:
@@ -66,7 +61,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 
 
 def test_gathered_contrastive_gradient_equals_single_process(tmp_path) -> None:
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(free_loopback_port(), str(tmp_path)), nprocs=WORLD, join=True)
     reference = _global_loss_grad()
     for rank in range(WORLD):
         out = torch.load(tmp_path / f"{rank}.pt", weights_only=True)

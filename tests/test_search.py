@@ -24,6 +24,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ssl_core.config import config_from_dict
 from ssl_core.export import backbone_state_dict
+from tests.loopback import free_loopback_port
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -169,19 +170,11 @@ def test_bad_space_is_refused_before_ray_starts(tmp_path, data_cache) -> None:
     assert time.time() - started < 60
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tensorboard_serves_runs_scalars_and_hparams_on_loopback(finished_search) -> None:
     import urllib.request
 
     experiment, _ = finished_search
-    port = _free_port()
+    port = free_loopback_port()
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(experiment),
                                "--host", "127.0.0.1", "--port", str(port), "--load_fast=false"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -7,9 +7,7 @@ and the budget arithmetic of ``simclr_temp`` as a formula.
 
 from __future__ import annotations
 
-import copy
 import math
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,13 +15,22 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from scipy import stats
 
-from search_spaces import (Distribution, SearchSpace, SearchSpaceError, list_spaces, load_space,
-                           parse_distribution, resolve_config, sample_params, shipped_names, with_budget)
+from search_spaces import (
+    Distribution,
+    SearchSpace,
+    SearchSpaceError,
+    list_spaces,
+    load_space,
+    parse_distribution,
+    resolve_config,
+    sample_params,
+    shipped_names,
+    with_budget,
+)
 from ssl_core.config import Config
+from tests.space_cases import set_key, valid_space, write
 
 SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 REQUIRED_SPACES = {"simclr_temp", "simclr", "supcon", "byol", "simsiam", "moco", "dino", "barlow", "vicreg",
@@ -167,85 +174,59 @@ def test_birdclef_preset_matches_the_real_data_and_takes_a_data_override() -> No
 # ---------------------------------------------------------------------- malformed user spaces
 
 
-def valid_space() -> dict[str, Any]:
-    return {
-        "description": "a user's space",
-        "base": {"method": {"name": "simclr"}},
-        "params": {"method.temperature": {"loguniform": [0.05, 0.5]}, "data.batch_size": {"choice": [32, 64]}},
-        "objective": {"metric": "knn_top1", "mode": "max"},
-        "budget": {"trials": 4, "epochs": 3, "max_concurrent": 2},
-        "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2},
-    }
-
-
-def write(tmp_path: Path, raw: Any, name: str = "user_space.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
-
-
-def _set(raw: dict[str, Any], dotted: list[str], value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(raw)
-    node = out
-    for key in dotted[:-1]:
-        node = node[key]
-    node[dotted[-1]] = value
-    return out
-
-
 P = ["params"]
 MALFORMED = [
-    ("unknown top-level key", _set(valid_space(), ["paramz"], {}), r"'paramz'.*allowed keys: description, base"),
-    ("unknown config key in params", _set(valid_space(), P + ["method.temprature"], {"uniform": [0.1, 0.2]}),
+    ("unknown top-level key", set_key(valid_space(), ["paramz"], {}), r"'paramz'.*allowed keys: description, base"),
+    ("unknown config key in params", set_key(valid_space(), P + ["method.temprature"], {"uniform": [0.1, 0.2]}),
      r"params\.method\.temprature: unknown config key 'method\.temprature'"),
-    ("unknown config key in base", _set(valid_space(), ["base", "method", "temprature"], 0.1),
+    ("unknown config key in base", set_key(valid_space(), ["base", "method", "temprature"], 0.1),
      r"base: unknown config key 'method\.temprature'"),
-    ("unknown section", _set(valid_space(), P + ["methd.temperature"], {"uniform": [0.1, 0.2]}),
+    ("unknown section", set_key(valid_space(), P + ["methd.temperature"], {"uniform": [0.1, 0.2]}),
      r"params\.methd\.temperature: unknown config section 'methd'"),
-    ("bad distribution kind", _set(valid_space(), P + ["method.temperature"], {"gaussian": [0.1, 0.2]}),
+    ("bad distribution kind", set_key(valid_space(), P + ["method.temperature"], {"gaussian": [0.1, 0.2]}),
      r"params\.method\.temperature: unknown distribution 'gaussian'"),
-    ("low >= high", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.5, 0.1]}),
+    ("low >= high", set_key(valid_space(), P + ["method.temperature"], {"uniform": [0.5, 0.1]}),
      r"params\.method\.temperature: uniform needs low < high"),
-    ("negative temperature range", _set(valid_space(), P + ["method.temperature"], {"uniform": [-0.1, 0.5]}),
+    ("negative temperature range", set_key(valid_space(), P + ["method.temperature"], {"uniform": [-0.1, 0.5]}),
      r"params\.method\.temperature: .*low bound -0\.1 gives an invalid config.*method\.temperature=-0\.1"),
-    ("temperature range reaching 0", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.0, 0.5]}),
+    ("temperature range reaching 0", set_key(valid_space(), P + ["method.temperature"], {"uniform": [0.0, 0.5]}),
      r"params\.method\.temperature: .*low bound 0 gives an invalid config"),
-    ("loguniform with 0", _set(valid_space(), P + ["method.temperature"], {"loguniform": [0, 0.5]}),
+    ("loguniform with 0", set_key(valid_space(), P + ["method.temperature"], {"loguniform": [0, 0.5]}),
      r"params\.method\.temperature: loguniform needs low > 0"),
-    ("empty choice", _set(valid_space(), P + ["data.batch_size"], {"choice": []}),
+    ("empty choice", set_key(valid_space(), P + ["data.batch_size"], {"choice": []}),
      r"params\.data\.batch_size: choice needs a non-empty list"),
-    ("wrong arity", _set(valid_space(), P + ["method.temperature"], {"uniform": [0.1]}),
+    ("wrong arity", set_key(valid_space(), P + ["method.temperature"], {"uniform": [0.1]}),
      r"params\.method\.temperature: uniform takes \[low, high\]"),
-    ("q <= 0", _set(valid_space(), P + ["method.temperature"], {"quniform": [0.1, 0.5, 0]}),
+    ("q <= 0", set_key(valid_space(), P + ["method.temperature"], {"quniform": [0.1, 0.5, 0]}),
      r"params\.method\.temperature: quniform needs a step q > 0"),
-    ("bounds not multiples of q", _set(valid_space(), P + ["method.temperature"], {"quniform": [0.15, 0.5, 0.1]}),
+    ("bounds not multiples of q", set_key(valid_space(), P + ["method.temperature"], {"quniform": [0.15, 0.5, 0.1]}),
      r"params\.method\.temperature: quniform low=0\.15 is not a multiple of q=0\.1"),
-    ("not a distribution", _set(valid_space(), P + ["method.temperature"], 0.1),
+    ("not a distribution", set_key(valid_space(), P + ["method.temperature"], 0.1),
      r"params\.method\.temperature: a distribution is a one-key mapping"),
-    ("fractions for an integer field", _set(valid_space(), P + ["data.batch_size"], {"uniform": [16, 64]}),
+    ("fractions for an integer field", set_key(valid_space(), P + ["data.batch_size"], {"uniform": [16, 64]}),
      r"params\.data\.batch_size: data\.batch_size is an integer field"),
-    ("invalid choice", _set(valid_space(), P + ["data.batch_size"], {"choice": [32, 1]}),
+    ("invalid choice", set_key(valid_space(), P + ["data.batch_size"], {"choice": [32, 1]}),
      r"params\.data\.batch_size: choice\(32, 1\): its choice 1 gives an invalid config"),
-    ("range past a limit set by another field", _set(valid_space(), P + ["augment.freq_mask_bins"], {"int": [0, 70]}),
+    ("range past a limit set by another field", set_key(valid_space(), P + ["augment.freq_mask_bins"], {"int": [0, 70]}),
      r"params\.augment\.freq_mask_bins: int\[0, 70\]: its high bound 70 .*frontend\.n_mels=64"),
     ("a range whose ends are valid but not its inside",
-     _set(_set(valid_space(), ["base", "method", "name"], "moco"), P + ["method.queue_size"], {"int": [4096, 4160]}),
+     set_key(set_key(valid_space(), ["base", "method", "name"], "moco"), P + ["method.queue_size"], {"int": [4096, 4160]}),
      r"params\.method\.queue_size=\d+ gives an invalid config.*multiple of data\.batch_size"),
-    ("bad metric", _set(valid_space(), ["objective", "metric"], "accuracy"),
+    ("bad metric", set_key(valid_space(), ["objective", "metric"], "accuracy"),
      r"objective\.metric='accuracy' is not a metric; use one of knn_top1"),
-    ("metric in the wrong direction", _set(valid_space(), ["objective", "mode"], "min"),
+    ("metric in the wrong direction", set_key(valid_space(), ["objective", "mode"], "min"),
      r"objective\.mode=min would search for the worst knn_top1"),
-    ("metric not reported at every evaluation", _set(valid_space(), ["objective", "metric"], "linear_top1"),
+    ("metric not reported at every evaluation", set_key(valid_space(), ["objective", "metric"], "linear_top1"),
      r"eval\.linear_probe"),
-    ("grace_period > epochs", _set(valid_space(), ["scheduler", "grace_period"], 5),
+    ("grace_period > epochs", set_key(valid_space(), ["scheduler", "grace_period"], 5),
      r"scheduler\.grace_period=5 exceeds budget\.epochs=3"),
-    ("unknown scheduler", _set(valid_space(), ["scheduler"], {"name": "hyperband"}), r"scheduler\.name='hyperband'"),
-    ("budget below 1", _set(valid_space(), ["budget", "trials"], 0), r"budget\.trials=0 is invalid"),
-    ("param duplicated in base", _set(valid_space(), ["base", "method", "temperature"], 0.1),
+    ("unknown scheduler", set_key(valid_space(), ["scheduler"], {"name": "hyperband"}), r"scheduler\.name='hyperband'"),
+    ("budget below 1", set_key(valid_space(), ["budget", "trials"], 0), r"budget\.trials=0 is invalid"),
+    ("param duplicated in base", set_key(valid_space(), ["base", "method", "temperature"], 0.1),
      r"params\.method\.temperature is also set in base"),
-    ("epochs in base", _set(valid_space(), ["base", "train"], {"epochs": 50}),
+    ("epochs in base", set_key(valid_space(), ["base", "train"], {"epochs": 50}),
      r"base\.train\.epochs: .*budget\.epochs"),
-    ("two-line description", _set(valid_space(), ["description"], "one\ntwo"), r"description must be one"),
+    ("two-line description", set_key(valid_space(), ["description"], "one\ntwo"), r"description must be one"),
     ("missing budget", {k: v for k, v in valid_space().items() if k != "budget"}, r"missing top-level key 'budget'"),
     ("not a mapping", [1, 2, 3], r"a search space file is a mapping"),
 ]
@@ -401,57 +382,3 @@ def test_distribution_constructor_refuses_what_the_parser_refuses() -> None:
                 dict(kind="normal", low=0.0, high=1.0), dict(kind="uniform", low=float("nan"), high=1.0)):
         with pytest.raises(SearchSpaceError):
             Distribution(**bad)
-
-
-# ---------------------------------------------------------------------- arbitrary files
-
-KEYS = st.sampled_from(["description", "base", "params", "objective", "budget", "scheduler", "notes",
-                        "metric", "mode", "trials", "epochs", "max_concurrent", "name", "grace_period",
-                        "reduction_factor", "method", "data", "augment", "method.temperature",
-                        "data.batch_size", "uniform", "loguniform", "quniform", "int", "log_int", "choice",
-                        "temperature", "batch_size"]) | st.text(max_size=8)
-SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True)
-           | st.text(max_size=12) | st.sampled_from(["knn_top1", "max", "asha", "none", "simclr", "1e-3"]))
-YAMLISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                       | st.dictionaries(KEYS | st.integers(-3, 3), inner, max_size=5), max_leaves=25)
-
-
-@st.composite
-def mutated_spaces(draw: st.DrawFn) -> Any:
-    """A valid space with one subtree replaced: reaches the deep checks, not only the first."""
-    raw = valid_space()
-    node: Any = raw
-    path = []
-    while isinstance(node, dict) and node and draw(st.booleans()):
-        key = draw(st.sampled_from(sorted(node, key=str)))
-        path.append(key)
-        node = node[key]
-    if not path:
-        return draw(YAMLISH)
-    return _set(raw, path, draw(YAMLISH))
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(raw=YAMLISH | mutated_spaces())
-def test_any_yaml_structure_loads_or_raises_search_space_error(raw: Any) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "random.yaml"
-        path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
-        try:
-            space = load_space(path)
-        except SearchSpaceError:
-            return
-        # Whatever loads must also sample and resolve.
-        resolve_config(space, sample_params(space, np.random.default_rng(0)))
-
-
-@settings(max_examples=60, deadline=None, database=None)
-@given(text=st.text(max_size=200))
-def test_any_text_file_loads_or_raises_search_space_error(text: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "random.yaml"
-        path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        try:
-            load_space(path)
-        except SearchSpaceError:
-            pass
