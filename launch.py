@@ -17,7 +17,12 @@ from pathlib import Path
 
 from search_spaces import (SearchSpaceError, list_spaces, load_space, probe_points, resolve_config,
                            validate_space, with_budget)
+from search_spaces.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import ConfigError
+
+
+REPO = Path(__file__).resolve().parent
+DEFAULT_PROFILE = REPO / "cluster" / "workstation.yaml"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,12 +34,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--trials", type=int, help="number of trials (default: the space's budget)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default: the space's budget)")
     p.add_argument("--concurrent", type=int, help="trials at once (default: the space's, capped by resources)")
+    p.add_argument("--profile", default=str(DEFAULT_PROFILE),
+                   help="resource profile: trials per GPU, CPUs per trial (default cluster/workstation.yaml)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs per worker; a fraction (0.5) lets trials share a GPU (default: 1 if a GPU is found)")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs per worker (default 1)")
-    p.add_argument("--workers-per-trial", type=int, default=1, help="DDP workers per trial (default 1)")
+                   help="GPUs per trial; 0.5 lets two trials share a GPU (default: from --profile)")
+    p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: from --profile)")
+    p.add_argument("--workers-per-trial", type=int, default=None,
+                   help="DDP workers per trial, each with a share of the trial's CPUs/GPUs (default: from --profile)")
     p.add_argument("--address", help="Ray cluster address ('auto' under ray job submit); default: a local Ray")
-    p.add_argument("--storage", default="runs", help="results root, reachable by every node (default ./runs)")
+    p.add_argument("--storage", default=os.environ.get("SSL_SEARCH_STORAGE", "runs"),
+                   help="results root, reachable by every node (default $SSL_SEARCH_STORAGE, else ./runs)")
     p.add_argument("--name", help="experiment name (default: <space>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the experiment --name under --storage")
     p.add_argument("--seed", type=int, default=0, help="Optuna sampler seed (default 0)")
@@ -44,15 +53,59 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class LaunchError(ValueError):
+    """Bad input found before the search starts; the message names the problem and the fix."""
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
 
 
-def _local_resources() -> tuple[float, float]:
+def _local_resources() -> tuple[float, float, float]:
+    """CPUs, GPUs and the first GPU's memory in GB on this machine."""
     import torch
 
-    return float(os.cpu_count() or 1), float(torch.cuda.device_count())
+    gpus = torch.cuda.device_count()
+    memory = torch.cuda.get_device_properties(0).total_memory / 1e9 if gpus else 0.0
+    return float(os.cpu_count() or 1), float(gpus), memory
+
+
+def _storage_dir(args: argparse.Namespace) -> Path:
+    if "://" in args.storage:
+        raise LaunchError(f"--storage {args.storage}: object-store URIs are not supported yet (the trainer writes "
+                          f"checkpoints and events to files); mount the bucket or share a folder (NFS) on every "
+                          f"node and pass its path")
+    storage = Path(args.storage).expanduser().resolve()
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        probe = storage / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise LaunchError(f"storage path {storage} is not writable ({err.strerror}); "
+                          f"pass --storage a writable folder") from None
+    return storage
+
+
+def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -> str:
+    name = args.name or f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.resume and not (storage / name).is_dir():
+        raise LaunchError(f"nothing to resume: {storage / name} does not exist")
+    if not args.resume and (storage / name).exists():
+        raise LaunchError(f"{storage / name} already exists; pass --resume to continue it or another --name")
+    return name
+
+
+def _check_data(space, overrides: list[str], workers: int) -> None:
+    """The data exists, loads and fits the config: checked in seconds, before any trial."""
+    from ssl_core.data_pipeline import check_data_against_config, load_and_split
+    from ssl_core.methods import METHODS
+
+    validate_space(space, overrides)
+    first = resolve_config(space, next(iter(probe_points(space))), overrides)
+    index, splits = load_and_split(first)
+    check_data_against_config(first, index, splits, workers, METHODS[first.method.name].uses_labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,65 +118,77 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("--resume needs --name: the experiment to continue (a folder under --storage)")
     if args.name and not re.fullmatch(r"[A-Za-z0-9._-]+", args.name):
         return _fail(f"--name {args.name!r} may contain only letters, digits, '.', '_' and '-'")
-    overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
     try:
+        profile = load_profile(args.profile)
         space = load_space(args.space)
         space = with_budget(space, trials=args.trials, epochs=args.epochs, max_concurrent=args.concurrent)
-        validate_space(space, overrides)
-        first = resolve_config(space, next(iter(probe_points(space))), overrides)
-    except (SearchSpaceError, ConfigError, FileNotFoundError) as err:
+        user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
+        validate_space(space, user_overrides)
+    except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError) as err:
         return _fail(str(err))
 
-    # The data exists, loads and fits the config: checked here, in seconds, before Ray.
-    from ssl_core.data_pipeline import check_data_against_config, load_and_split
-    from ssl_core.methods import METHODS
-
+    connected = False
     try:
-        index, splits = load_and_split(first)
-        check_data_against_config(first, index, splits, args.workers_per_trial, METHODS[first.method.name].uses_labels)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        return _fail(str(err))
+        if args.address:
+            from trainables.search import connect_cluster  # imports ray; connecting starts nothing
 
-    storage = Path(args.storage).expanduser().resolve()
-    try:
-        storage.mkdir(parents=True, exist_ok=True)
-        probe = storage / f".write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        return _fail(f"storage path {storage} is not writable ({err.strerror}); pass --storage a writable folder")
-    name = args.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.resume and not (storage / name).is_dir():
-        return _fail(f"nothing to resume: {storage / name} does not exist")
-    if not args.resume and (storage / name).exists():
-        return _fail(f"{storage / name} already exists; pass --resume to continue it or another --name")
+            try:
+                cluster = connect_cluster(args.address)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                return _fail(f"cannot use the Ray cluster at {args.address!r}: {err}")
+            connected = True
+            cpus, gpus, memory = cluster.cpus, cluster.gpus, 0.0
+        else:
+            cpus, gpus, memory = _local_resources()
+        try:
+            packing = choose_packing(profile, gpus, gpus_per_trial=args.gpus_per_trial,
+                                     cpus_per_trial=args.cpus_per_trial, workers_per_trial=args.workers_per_trial)
+            overrides = list(packing.overrides) + user_overrides
+            if packing.gpus_per_worker and not gpus and not args.address:
+                raise LaunchError(f"--gpus-per-trial {packing.gpus_per_trial:g} but no GPU is visible; "
+                                  f"use --gpus-per-trial 0")
+            _check_data(space, overrides, packing.workers)
+            storage = _storage_dir(args)
+            name = _experiment_name(args, space.name, storage)
+        except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError, ValueError) as err:
+            return _fail(str(err))
 
-    cpus, gpus = _local_resources()
-    gpus_per = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if gpus else 0.0)
-    if args.workers_per_trial > 1 and 0 < gpus_per < 1:
-        return _fail("a fractional --gpus-per-trial needs --workers-per-trial 1: DDP workers of one trial "
-                     "each need a whole GPU (two on one device fail in NCCL)")
-    if gpus_per and not gpus and not args.address:
-        return _fail(f"--gpus-per-trial {gpus_per} but no GPU is visible; use --gpus-per-trial 0")
+        from trainables.search import SearchPlan, concurrent_trials  # imports ray
+        from trainables.trial import TrialResources
 
-    from trainables.search import SearchPlan, concurrent_trials  # imports ray
-    from trainables.trial import TrialResources
+        resources = TrialResources(workers=packing.workers, cpus_per_worker=packing.cpus_per_worker,
+                                   gpus_per_worker=packing.gpus_per_worker)
+        if args.address:
+            # A cluster may autoscale: the trial_driver resource caps trials at once, Tune queues the rest.
+            concurrent = min(space.max_concurrent, int(cluster.trial_drivers))
+        else:
+            concurrent = concurrent_trials(space, resources, cpus, gpus)
+            if concurrent < 1:
+                return _fail(f"one trial needs {packing.cpus_per_trial:g} CPUs and {packing.gpus_per_trial:g} GPUs "
+                             f"but this machine has {cpus:g} CPUs, {gpus:g} GPUs; lower --cpus-per-trial / "
+                             f"--gpus-per-trial or edit {profile.source}")
+        plan = SearchPlan(space=space, overrides=tuple(overrides), storage_path=storage, experiment=name,
+                          resources=resources, concurrent=concurrent, seed=args.seed, address=args.address)
+        print(space.describe())
+        where = f"the cluster at {args.address}" if args.address else "this machine"
+        print(f"resources: {cpus:g} CPUs, {gpus:g} GPUs on {where}; profile {profile.name} ({profile.source}); "
+              f"each trial = {resources.workers} worker(s) x ({resources.cpus_per_worker:g} CPU, "
+              f"{resources.gpus_per_worker:g} GPU); {plan.concurrent} trial(s) at once")
+        if packing.overrides:
+            print(f"profile overrides: {' '.join(packing.overrides)}")
+        warning = gpu_memory_warning(profile, packing, memory) if memory else None
+        if warning:
+            print(warning)
+        print(f"experiment: {plan.experiment_dir}")
+        if args.dry_run:
+            return 0
+        connected = True  # the search below starts (or already uses) the Ray session; shut it down after
+        return _run(plan, args.resume)
+    finally:
+        if connected:
+            import ray
 
-    resources = TrialResources(workers=args.workers_per_trial, cpus_per_worker=args.cpus_per_trial,
-                               gpus_per_worker=gpus_per)
-    concurrent = concurrent_trials(space, resources, cpus, gpus)
-    if concurrent < 1 and not args.address:
-        return _fail(f"one trial needs {resources.workers} x ({resources.cpus_per_worker} CPU, "
-                     f"{resources.gpus_per_worker} GPU) but this machine has {cpus:g} CPUs, {gpus:g} GPUs")
-    plan = SearchPlan(space=space, overrides=tuple(overrides), storage_path=storage, experiment=name,
-                      resources=resources, concurrent=max(1, concurrent), seed=args.seed, address=args.address)
-    print(space.describe())
-    print(f"resources: {cpus:g} CPUs, {gpus:g} GPUs found; each trial = {resources.workers} worker(s) x "
-          f"({resources.cpus_per_worker:g} CPU, {resources.gpus_per_worker:g} GPU); {plan.concurrent} trial(s) at once")
-    print(f"experiment: {plan.experiment_dir}")
-    if args.dry_run:
-        return 0
-    return _run(plan, args.resume)
+            ray.shutdown()
 
 
 def _run(plan, resume: bool) -> int:
@@ -133,15 +198,10 @@ def _run(plan, resume: bool) -> int:
     from trainables.search import run_search, start_ray
 
     started = time.perf_counter()
-    try:
+    if not ray.is_initialized():  # a cluster (--address) is already connected by main()
         start_ray(plan)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        return _fail(f"cannot use the Ray cluster at {plan.address!r}: {err}")
-    try:
-        results = run_search(plan, resume=resume)
-        print(write_results(results, plan.space, plan.experiment_dir))
-    finally:
-        ray.shutdown()
+    results = run_search(plan, resume=resume)
+    print(write_results(results, plan.space, plan.experiment_dir))
     print(f"search took {time.perf_counter() - started:.0f} s")
     return 0
 

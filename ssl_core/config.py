@@ -294,8 +294,19 @@ def set_value(cfg: Config, dotted_key: str, value: Any) -> None:
     if isinstance(value, str) and not _is_string_field(annotation):
         # Command-line values arrive as text: parse numbers, lists and booleans as YAML,
         # but only for non-string fields, so "off" stays "off" and never becomes False.
-        value = yaml.safe_load(value) if value.strip() else value
+        value = _parse_text(value)
     setattr(section, key, _coerce(value, annotation, dotted_key))
+
+
+def _parse_text(text: str) -> Any:
+    """YAML-parse a text value; text YAML cannot read ('[', '*x', control characters) stays
+    text, so that ``_coerce`` refuses it with the field's name and the expected type."""
+    if not text.strip():
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _is_string_field(annotation: Any) -> bool:
@@ -311,6 +322,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), raw_value.strip()
 
 
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({err}); save it as UTF-8") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML; fix the line it points to: {err}") from err
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a YAML config (safe_load), apply ``key=value`` overrides, validate."""
     raw: Any = None
@@ -318,7 +338,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        raw = yaml.safe_load(path.read_text())
+        raw = _read_yaml(path)
     cfg = config_from_dict(raw)
     for text in overrides:
         set_value(cfg, *parse_override(text))

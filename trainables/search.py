@@ -53,20 +53,46 @@ class CollapseStopper(tune.Stopper):
         return False
 
 
-def start_ray(plan: SearchPlan) -> None:
+@dataclass(frozen=True)
+class ClusterResources:
+    cpus: float
+    gpus: float
+    trial_drivers: float
+
+
+def _pace_train_reports() -> None:
     # Reports reach Tune at the Train controller's poll; 2 s by default adds seconds per
-    # evaluation (RAY_NOTES.md). Must be set before Ray starts.
+    # evaluation (RAY_NOTES.md). Must be set before Ray starts or connects.
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
-    if plan.address:
-        ray.init(address=plan.address)
-        drivers = ray.cluster_resources().get(TRIAL_DRIVER, 0)
-        if drivers < 1:
-            ray.shutdown()
-            raise RuntimeError(f"the Ray cluster at {plan.address} has no {TRIAL_DRIVER!r} resource; start its head "
-                               f"with --resources='{{\"{TRIAL_DRIVER}\": {plan.concurrent}}}' (see cluster/)")
-    else:
-        ray.init(resources={TRIAL_DRIVER: plan.concurrent}, include_dashboard=True,
-                 configure_logging=True, log_to_driver=True)
+
+
+def connect_cluster(address: str) -> ClusterResources:
+    """Join a running cluster (starts nothing) and check it can run trials.
+
+    Raises ConnectionError / RuntimeError with the fix when it is unreachable or lacks the
+    ``trial_driver`` resource that every shipped cluster config gives its head.
+    """
+    _pace_train_reports()
+    try:
+        ray.init(address=address)
+    except ConnectionError as err:
+        raise ConnectionError(f"{err}; check the address and that the cluster is up (`ray status`), and, with "
+                              f"token authentication, that RAY_AUTH_MODE=token and the cluster's token are set") from None
+    total = ray.cluster_resources()
+    resources = ClusterResources(cpus=total.get("CPU", 0.0), gpus=total.get("GPU", 0.0),
+                                 trial_drivers=total.get(TRIAL_DRIVER, 0.0))
+    if resources.trial_drivers < 1:
+        ray.shutdown()
+        raise RuntimeError(f"it has no {TRIAL_DRIVER!r} resource; start its head with "
+                           f"--resources='{{\"{TRIAL_DRIVER}\": 8}}' (see cluster/)")
+    return resources
+
+
+def start_ray(plan: SearchPlan) -> None:
+    """Start a local Ray sized by the plan (``launch.py`` connects to clusters itself)."""
+    _pace_train_reports()
+    ray.init(resources={TRIAL_DRIVER: plan.concurrent}, include_dashboard=True,
+             configure_logging=True, log_to_driver=True)
 
 
 def _scheduler(space: SearchSpace):

@@ -1,0 +1,159 @@
+"""Property tests: any YAML structure, text file or ``--set`` override given as a run config
+loads and validates, or is refused with a ConfigError that names the key, never with a
+KeyError, TypeError, OverflowError or a raw YAML error. What loads round-trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ssl_core.config import Config, ConfigError, config_from_dict, load_config
+
+# The real section and field names, read from the dataclasses so new fields are fuzzed too.
+SECTIONS = [f.name for f in dataclasses.fields(Config)]
+FIELDS = {s: list(typing.get_type_hints(type(getattr(Config(), s)))) for s in SECTIONS}
+DOTTED = sorted(f"{s}.{k}" for s, keys in FIELDS.items() for k in keys)
+FIELD_NAMES = sorted({k for keys in FIELDS.values() for k in keys})
+
+KEYS = st.sampled_from(SECTIONS + FIELD_NAMES + DOTTED) | st.text(max_size=8)
+# Text that YAML reads as something else (or not at all) and numbers past float range.
+TRICKY_TEXT = st.sampled_from(["[", "{a: b", "]", "&x", "*x", "!!python/object:os.system", "- a", "'", '"',
+                               "\x00", "null", "~", "1e400", "-.inf", ".nan", "0x10", "1_000", "yes", "off",
+                               "---\n---", "? [a]\n: 1", "2020-01-01", "a: b", "[0.7, 0.15, 0.15]", "",
+                               "  ", "cuda:1", "auto", "resnet10t", "simclr", "moco", "%", "@", "`", "|"])
+HUGE = st.sampled_from([10**400, -(10**400), 10**19, 2**63, 1e308, -1e308, 5e-324])
+SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True) | HUGE
+           | st.text(max_size=12) | TRICKY_TEXT)
+YAMLISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(KEYS | st.integers(-3, 3), inner, max_size=5), max_leaves=25)
+# Values near the real ranges reach the deep (cross-field) checks, not only the type checks.
+NEAR_VALID = (st.integers(-2, 70000) | st.floats(-2.0, 20000.0) | st.sampled_from([0, 1, 0.0, 1.0, 0.5, 1e-9])
+              | st.lists(st.floats(-0.5, 1.5), min_size=3, max_size=3)
+              | st.dictionaries(st.text(max_size=3), st.sampled_from(["train", "val", "test", "x"]), max_size=3))
+VALUES = YAMLISH | NEAR_VALID
+# Shaped like a config (sections of fields) so that most examples reach set_value and validate.
+CONFIGISH = st.dictionaries(st.sampled_from(SECTIONS) | KEYS,
+                            st.dictionaries(st.sampled_from(FIELD_NAMES) | KEYS, VALUES, max_size=4)
+                            | YAMLISH, max_size=4)
+
+FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _write(text: str) -> Path:
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / "run.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+def _load_file(text: str) -> Config | None:
+    """load_config on a real file holding text; None when it is refused with a ConfigError."""
+    path = _write(text)
+    try:
+        return load_config(path).validate()
+    except ConfigError as err:
+        assert str(err).strip(), "a ConfigError must say what is wrong"
+        return None
+    finally:
+        path.unlink()
+        path.parent.rmdir()
+
+
+def _assert_round_trips(cfg: Config) -> None:
+    """A valid config holds only finite numbers and survives to_dict and a YAML file unchanged."""
+    for section in SECTIONS:
+        for key, value in dataclasses.asdict(getattr(cfg, section)).items():
+            for number in value if isinstance(value, tuple) else (value,):
+                if isinstance(number, float):
+                    assert math.isfinite(number), f"{section}.{key}={number!r} validated"
+    assert config_from_dict(cfg.to_dict()) == cfg
+    again = config_from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict(), allow_unicode=True)))
+    assert again == cfg
+    again.validate()
+
+
+def _dump(raw: Any) -> str:
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+@FUZZ
+@given(raw=CONFIGISH | YAMLISH)
+def test_any_yaml_structure_loads_or_raises_config_error(raw: Any) -> None:
+    cfg = _load_file(_dump(raw))
+    if cfg is not None:
+        _assert_round_trips(cfg)
+
+
+@FUZZ
+@given(dotted=st.sampled_from(DOTTED), value=VALUES)
+def test_one_mutated_field_loads_or_names_that_field(dotted: str, value: Any) -> None:
+    section, key = dotted.split(".")
+    path = _write(_dump({section: {key: value}}))
+    try:
+        cfg = load_config(path)
+    except ConfigError as err:
+        # The message names the field the user changed, even when a cross-field check fails.
+        assert dotted in str(err), f"{dotted}={value!r}: {err}"
+        return
+    finally:
+        path.unlink()
+        path.parent.rmdir()
+    _assert_round_trips(cfg)
+
+
+@FUZZ
+@given(dotted=st.sampled_from(DOTTED),
+       text=TRICKY_TEXT | st.text(max_size=20) | VALUES.map(lambda v: yaml.safe_dump(v, default_flow_style=True)))
+def test_one_override_loads_or_names_that_field(dotted: str, text: str) -> None:
+    try:
+        cfg = load_config(None, overrides=[f"{dotted}={text}"])
+    except ConfigError as err:
+        assert dotted in str(err), f"{dotted}={text!r}: {err}"
+        return
+    _assert_round_trips(cfg)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(overrides=st.lists(st.builds(lambda k, v: f"{k}={v}", KEYS | st.sampled_from(DOTTED),
+                                    TRICKY_TEXT | st.text(max_size=12))
+                          | st.text(max_size=20), max_size=3))
+def test_any_overrides_load_or_raise_config_error(overrides: list[str]) -> None:
+    try:
+        cfg = load_config(None, overrides=overrides)
+    except ConfigError as err:
+        assert str(err).strip()
+        return
+    _assert_round_trips(cfg)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(text=st.text(max_size=200) | TRICKY_TEXT
+       | st.lists(st.sampled_from(["method:", "  name: byol", "data:", "  batch_size: 32", "- x", "  - 1",
+                                   "\t", "augment: {flip_p: 0}", "&a [*a]", "!!binary ZZ", "'"]),
+                  max_size=6).map("\n".join))
+def test_any_text_file_loads_or_raises_config_error(text: str) -> None:
+    cfg = _load_file(text)
+    if cfg is not None:
+        _assert_round_trips(cfg)
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(data=st.binary(max_size=64))
+def test_any_bytes_file_loads_or_raises_config_error(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "run.yaml"
+        path.write_bytes(data)
+        try:
+            cfg = load_config(path)
+        except ConfigError as err:
+            assert str(err).strip()
+            return
+    _assert_round_trips(cfg)
