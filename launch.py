@@ -1,16 +1,20 @@
 """Search SSL hyperparameters: ``python launch.py --space simclr_temp``.
 
 Every input is validated before Ray starts (the space, the overrides, the data, the
-resources); then Optuna proposes, ASHA prunes, each trial trains as a Ray Train job, and
-the summary, best config, test-split report and exported backbone land in the
-experiment directory.
+resources, the storage, the cluster address); then Optuna proposes, ASHA prunes, each trial
+trains as a Ray Train job, and the summary, best config, test-split report and exported
+backbone land in the experiment directory. ``--summarise DIR`` writes them again from that
+directory alone (its trials and the ``space.yaml`` stored at the start), without Ray.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import re
+import socket
 import sys
 import time
 from pathlib import Path
@@ -23,12 +27,17 @@ from ssl_core.config import ConfigError
 
 REPO = Path(__file__).resolve().parent
 DEFAULT_PROFILE = REPO / "cluster" / "workstation.yaml"
+DEFAULT_SPACE = "simclr_temp"
+SPACE_FILE = "space.yaml"  # <experiment>/space.yaml: the space as searched (budget flags applied)
+LAUNCH_FILE = "launch.json"  # <experiment>/launch.json: the space's name, the command, the overrides
+ADDRESS_TIMEOUT_S = 5.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python launch.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", default="simclr_temp", help="a shipped space name or a YAML file (default simclr_temp)")
+    p.add_argument("--space", help=f"a shipped space name or a YAML file (default {DEFAULT_SPACE}; with --resume "
+                                   f"or --summarise, the experiment's stored {SPACE_FILE})")
     p.add_argument("--list-spaces", action="store_true", help="print the shipped spaces, one line each")
     p.add_argument("--data", help="dataset: an embedded name (birdsong, digits) or a directory")
     p.add_argument("--trials", type=int, help="number of trials (default: the space's budget)")
@@ -50,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="change the space's base config, e.g. --override data.batch_size=32 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="validate, print the space and the resource plan, exit")
+    p.add_argument("--summarise", metavar="DIR",
+                   help="write summary.md, trials.csv, best_config.yaml, best_test_metrics.json, the backbone and "
+                        "figures again from the experiment folder DIR alone (finished or interrupted); no Ray")
     return p.parse_args(argv)
 
 
@@ -71,12 +83,26 @@ def _local_resources() -> tuple[float, float, float]:
     return float(os.cpu_count() or 1), float(gpus), memory
 
 
-def _storage_dir(args: argparse.Namespace) -> Path:
+def _storage_path(args: argparse.Namespace) -> Path:
+    """The storage root, checked without creating anything (so a refused launch leaves no folder)."""
     if "://" in args.storage:
         raise LaunchError(f"--storage {args.storage}: object-store URIs are not supported yet (the trainer writes "
                           f"checkpoints and events to files); mount the bucket or share a folder (NFS) on every "
                           f"node and pass its path")
     storage = Path(args.storage).expanduser().resolve()
+    existing = next(p for p in (storage, *storage.parents) if p.exists())
+    if not existing.is_dir():
+        raise LaunchError(f"storage path {storage} is not writable ({existing} is a file, not a folder); "
+                          f"pass --storage a writable folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LaunchError(f"storage path {storage} is not writable (no write permission on {existing}); "
+                          f"pass --storage a writable folder")
+    return storage
+
+
+def _make_storage(storage: Path) -> None:
+    """Create the storage root and prove a file can be written there (root ignores permissions,
+    /proc and read-only mounts do not)."""
     try:
         storage.mkdir(parents=True, exist_ok=True)
         probe = storage / f".write-test-{os.getpid()}"
@@ -85,13 +111,33 @@ def _storage_dir(args: argparse.Namespace) -> Path:
     except OSError as err:
         raise LaunchError(f"storage path {storage} is not writable ({err.strerror}); "
                           f"pass --storage a writable folder") from None
-    return storage
+
+
+def _check_address(address: str) -> None:
+    """Fail in seconds when nothing listens at ``--address``: ``ray.init`` would retry for minutes."""
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    if not target or target == "auto":
+        return  # Ray looks for a cluster started on this machine and says at once when there is none
+    host, sep, port = target.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise LaunchError(f"--address {address!r} is not host:port; pass the head node's GCS address "
+                          f"(e.g. 10.0.0.5:6379, printed by `ray start --head`), 'auto' under `ray job submit`, "
+                          f"or leave --address out to run on this machine")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT_S):
+            pass
+    except OSError as err:
+        raise LaunchError(f"cannot reach the Ray cluster at {address!r}: nothing answers at {host}:{port} within "
+                          f"{ADDRESS_TIMEOUT_S:g} s ({err.strerror or err}). Check the head node's address and port "
+                          f"(`ray status` on the head; default port 6379), that the cluster is up and that no firewall "
+                          f"blocks the port; or leave --address out to run on this machine") from None
 
 
 def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -> str:
     name = args.name or f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.resume and not (storage / name).is_dir():
-        raise LaunchError(f"nothing to resume: {storage / name} does not exist")
+        raise LaunchError(f"nothing to resume: {storage / name} does not exist; check --name and --storage "
+                          f"(the experiment is the folder <storage>/<name>)")
     if not args.resume and (storage / name).exists():
         raise LaunchError(f"{storage / name} already exists; pass --resume to continue it or another --name")
     return name
@@ -99,13 +145,77 @@ def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -
 
 def _check_data(space, overrides: list[str], workers: int) -> None:
     """The data exists, loads and fits the config: checked in seconds, before any trial."""
-    from ssl_core.data_pipeline import check_data_against_config, load_and_split
+    from ssl_core.data_pipeline import check_data_against_config, classes_missing_from, load_and_split
     from ssl_core.methods import METHODS
 
     validate_space(space, overrides)
     first = resolve_config(space, next(iter(probe_points(space))), overrides)
-    index, splits = load_and_split(first)
+    try:
+        index, splits = load_and_split(first)
+    except FileNotFoundError as err:
+        raise LaunchError(f"{err}; pass --data (or data.dataset) an embedded dataset (birdsong, digits), "
+                          f"an existing dataset folder or a .csv manifest") from None
     check_data_against_config(first, index, splits, workers, METHODS[first.method.name].uses_labels)
+    if len(splits["test"]) == 0:
+        raise LaunchError(f"the test split of {index.name!r} is empty; the best trial is evaluated on it once "
+                          f"after the search. Give data.fold_map a test fold (or use data.split_fractions)")
+    note = classes_missing_from("val", index, splits)
+    if note:
+        print(note)
+
+
+def _stored_space(experiment: Path):
+    """The space an experiment searched, from its ``space.yaml`` (None if it has none)."""
+    path = experiment / SPACE_FILE
+    if not path.is_file():
+        return None
+    space = load_space(path)
+    meta = experiment / LAUNCH_FILE
+    name = json.loads(meta.read_text()).get("space") if meta.is_file() else None
+    return dataclasses.replace(space, name=name) if name else space
+
+
+def _record_launch(plan, resume: bool, argv: list[str]) -> None:
+    """Store the space (budget flags applied) and the command in the experiment directory, so
+    that ``--summarise`` and ``--resume`` need nothing else."""
+    import yaml
+
+    from trainables.results import atomic_write
+
+    plan.experiment_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"space": plan.space.name, "space_file": str(plan.space.path), "argv": argv,
+            "overrides": list(plan.overrides), "seed": plan.seed, "resumed": resume,
+            "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+    header = (f"# search space {plan.space.name!r} as launched (from {plan.space.path}, budget flags applied);\n"
+              f"# read by `launch.py --summarise` and `--resume`\n")
+    atomic_write(plan.experiment_dir / SPACE_FILE, header + yaml.safe_dump(plan.space.to_dict(), sort_keys=False))
+    atomic_write(plan.experiment_dir / LAUNCH_FILE, json.dumps(meta, indent=2) + "\n")
+
+
+def _summarise(args: argparse.Namespace) -> int:
+    """Write the result files again from an experiment directory: no search, no Ray cluster."""
+    experiment = Path(args.summarise).expanduser().resolve()
+    if not experiment.is_dir() or not any(experiment.glob("experiment_state-*.json")):
+        return _fail(f"{experiment} is not a search's experiment folder (no experiment_state-*.json from Ray Tune); "
+                     f"pass --summarise <storage>/<experiment name>, e.g. runs/simclr_temp-20250101-120000")
+    try:
+        space = _stored_space(experiment)
+        if space is None and args.space is None:
+            return _fail(f"{experiment} has no {SPACE_FILE} (it is stored when a search starts); pass --space "
+                         f"with the space it searched (and --epochs / --trials if the search changed them)")
+        if space is None:
+            space = with_budget(load_space(args.space), trials=args.trials, epochs=args.epochs,
+                                max_concurrent=args.concurrent)
+    except (ValueError, FileNotFoundError) as err:  # SearchSpaceError, ConfigError, a broken launch.json
+        return _fail(str(err))
+    from trainables.results import load_experiment, write_results  # imports ray; starts nothing
+
+    results, statuses = load_experiment(experiment)
+    try:
+        print(write_results(results, space, experiment, statuses))
+    except FileNotFoundError as err:  # a deleted trial folder or checkpoint, a dataset moved away
+        return _fail(f"{err}; --summarise needs the trial folders of {experiment} and the dataset the search used")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,17 +224,29 @@ def main(argv: list[str] | None = None) -> int:
         for name, description in list_spaces():
             print(f"{name:16s} {description}")
         return 0
+    if args.summarise:
+        return _summarise(args)
     if args.resume and not args.name:
         return _fail("--resume needs --name: the experiment to continue (a folder under --storage)")
     if args.name and not re.fullmatch(r"[A-Za-z0-9._-]+", args.name):
         return _fail(f"--name {args.name!r} may contain only letters, digits, '.', '_' and '-'")
     try:
-        profile = load_profile(args.profile)
-        space = load_space(args.space)
+        try:
+            profile = load_profile(args.profile)
+        except ProfileError as err:
+            raise ProfileError(f"{err}\nfix --profile {args.profile} (the shipped {DEFAULT_PROFILE.relative_to(REPO)} "
+                               f"documents every key), or leave --profile out to use it") from None
+        storage = _storage_path(args)
+        stored = _stored_space(storage / args.name) if args.resume and args.space is None else None
+        space = stored or load_space(args.space or DEFAULT_SPACE)
         space = with_budget(space, trials=args.trials, epochs=args.epochs, max_concurrent=args.concurrent)
         user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
         validate_space(space, user_overrides)
-    except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError) as err:
+        name = _experiment_name(args, space.name, storage)
+        if args.address:
+            _check_address(args.address)
+    except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError,
+            json.JSONDecodeError) as err:
         return _fail(str(err))
 
     connected = False
@@ -132,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.address:
             from trainables.search import connect_cluster  # imports ray; connecting starts nothing
 
+            # The port answers but may not be Ray's (a dashboard, another service): one GCS
+            # attempt (~40 s) instead of Ray's default retries (many minutes). Only with
+            # --address: a local head's GCS start reads the same variable.
+            os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "1")
             try:
                 cluster = connect_cluster(args.address)
             except (ConnectionError, RuntimeError, ValueError) as err:
@@ -148,8 +274,6 @@ def main(argv: list[str] | None = None) -> int:
                 raise LaunchError(f"--gpus-per-trial {packing.gpus_per_trial:g} but no GPU is visible; "
                                   f"use --gpus-per-trial 0")
             _check_data(space, overrides, packing.workers)
-            storage = _storage_dir(args)
-            name = _experiment_name(args, space.name, storage)
         except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError, ValueError) as err:
             return _fail(str(err))
 
@@ -167,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _fail(f"one trial needs {packing.cpus_per_trial:g} CPUs and {packing.gpus_per_trial:g} GPUs "
                              f"but this machine has {cpus:g} CPUs, {gpus:g} GPUs; lower --cpus-per-trial / "
                              f"--gpus-per-trial or edit {profile.source}")
+        try:
+            _make_storage(storage)
+        except LaunchError as err:
+            return _fail(str(err))
         plan = SearchPlan(space=space, overrides=tuple(overrides), storage_path=storage, experiment=name,
                           resources=resources, concurrent=concurrent, seed=args.seed, address=args.address)
         print(space.describe())
@@ -183,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return 0
         connected = True  # the search below starts (or already uses) the Ray session; shut it down after
-        return _run(plan, args.resume)
+        return _run(plan, args.resume, sys.argv[1:] if argv is None else list(argv))
     finally:
         if connected:
             import ray
@@ -191,17 +319,20 @@ def main(argv: list[str] | None = None) -> int:
             ray.shutdown()
 
 
-def _run(plan, resume: bool) -> int:
+def _run(plan, resume: bool, argv: list[str]) -> int:
     import ray
 
-    from trainables.results import write_results
+    from trainables.results import load_experiment, write_results
     from trainables.search import run_search, start_ray
 
     started = time.perf_counter()
     if not ray.is_initialized():  # a cluster (--address) is already connected by main()
         start_ray(plan)
-    results = run_search(plan, resume=resume)
-    print(write_results(results, plan.space, plan.experiment_dir))
+    _record_launch(plan, resume, argv)
+    run_search(plan, resume=resume)
+    # Read back from the experiment folder, as --summarise does: one path for both.
+    results, statuses = load_experiment(plan.experiment_dir)
+    print(write_results(results, plan.space, plan.experiment_dir, statuses))
     print(f"search took {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -9,6 +9,7 @@ message that names the field, the bad value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -21,6 +22,10 @@ import yaml
 
 class ConfigError(ValueError):
     """A config key or value is invalid; the message names the field and the fix."""
+
+
+# YAML's spellings of null; an optional text field given one of them is unset (None).
+NULL_TEXT = ("", "~", "null", "Null", "NULL")
 
 
 @dataclass
@@ -232,7 +237,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int past 1.8e308
+                raise ConfigError(f"{where}: {value} is too large for a number; "
+                                  "give a value within float range") from None
         if isinstance(value, str):
             try:
                 return float(value)
@@ -246,7 +255,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported type {annotation!r}")
 
 
+@functools.cache
 def _section_types(section_cls: type) -> dict[str, Any]:
+    # Cached: get_type_hints evaluates the string annotations each call (~0.25 ms), and
+    # config_from_dict calls it once per key (every search trial and space probe).
     return typing.get_type_hints(section_cls)
 
 
@@ -291,6 +303,9 @@ def set_value(cfg: Config, dotted_key: str, value: Any) -> None:
             f"unknown config key {dotted_key!r}; valid keys in {section_name!r}: {', '.join(field_types)}"
         )
     annotation = field_types[key]
+    if isinstance(value, str) and value.strip() in NULL_TEXT and _is_optional(annotation):
+        # ``--set data.cache_dir=null`` means "no cache dir", not a directory named "null".
+        value = None
     if isinstance(value, str) and not _is_string_field(annotation):
         # Command-line values arrive as text: parse numbers, lists and booleans as YAML,
         # but only for non-string fields, so "off" stays "off" and never becomes False.
@@ -305,8 +320,12 @@ def _parse_text(text: str) -> Any:
         return text
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # noqa: BLE001 - PyYAML leaks bare errors (see _read_yaml): not YAML
         return text
+
+
+def _is_optional(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
 
 
 def _is_string_field(annotation: Any) -> bool:
@@ -324,11 +343,17 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text ({err}); save it as UTF-8") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML; fix the line it points to: {err}") from err
+    try:
+        return yaml.safe_load(text)
+    except Exception as err:  # noqa: BLE001 - PyYAML's constructors leak bare errors, see below
+        # Besides yaml.YAMLError, safe_load raises ValueError ("2020-13-45", 5000-digit ints,
+        # "!!int x"), KeyError ("!!bool x"), AttributeError ("!!timestamp x"), IndexError
+        # ("!!int") and RecursionError (thousands of nested "["): all mean "not valid YAML".
+        raise ConfigError(f"config file {path} is not valid YAML ({type(err).__name__}: {err}); "
+                          "fix the value it points to") from err
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

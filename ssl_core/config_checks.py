@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from ssl_core.config import Config
 
 
+MAX_SAMPLE_RATE = 1_000_000
+
+
 def _fail(field: str, value: Any, allowed: str) -> None:
     from ssl_core.config import ConfigError
 
@@ -48,7 +51,7 @@ def _one_of(field: str, value: str, allowed: Iterable[str]) -> None:
 
 def _check_data(cfg: "Config") -> None:
     d = cfg.data
-    if not d.dataset:
+    if not d.dataset.strip():
         _fail("data.dataset", d.dataset, "name an embedded dataset (birdsong, digits) or a directory")
     if len(d.split_fractions) != 3 or any(not (0 < f < 1) for f in d.split_fractions):
         _fail("data.split_fractions", d.split_fractions, "three fractions in (0, 1) for train, val, test")
@@ -58,7 +61,10 @@ def _check_data(cfg: "Config") -> None:
         bad = sorted(set(d.fold_map.values()) - {"train", "val", "test"})
         if bad:
             _fail("data.fold_map", d.fold_map, "values must be train, val or test")
-    _at_least("data.sample_rate", d.sample_rate, 1000)
+    # Bounded above so that the frame arithmetic below stays in float range (ultrasonic
+    # recorders for bats sample at 500 kHz; nothing real needs more than 1 MHz).
+    if not 1000 <= d.sample_rate <= MAX_SAMPLE_RATE:
+        _fail("data.sample_rate", d.sample_rate, f"must be an integer in [1000, {MAX_SAMPLE_RATE}] Hz")
     _positive("data.crop_seconds", d.crop_seconds)
     _at_least("data.crops_per_item", d.crops_per_item, 1)
     _at_least("data.image_size", d.image_size, 8)
@@ -86,7 +92,10 @@ def _check_frontend(cfg: "Config") -> None:
         _fail("data.crop_seconds", cfg.data.crop_seconds, "times data.sample_rate must stay below an hour of audio")
     frames = int(cfg.data.crop_seconds * cfg.data.sample_rate) // f.hop_length + 1
     if frames < 8:
-        _fail("data.crop_seconds", cfg.data.crop_seconds, f"gives only {frames} spectrogram frames; use at least 8")
+        # Any of the three fields can be the culprit, so the message names all of them.
+        _fail("data.crop_seconds", cfg.data.crop_seconds,
+              f"with data.sample_rate={cfg.data.sample_rate} and frontend.hop_length={f.hop_length} it gives only "
+              f"{frames} spectrogram frames; use at least 8 (a longer crop or a smaller hop length)")
 
 
 def _check_augment(cfg: "Config") -> None:
@@ -101,8 +110,8 @@ def _check_augment(cfg: "Config") -> None:
         _fail("augment.spec_crop_scale_min", a.spec_crop_scale_min, "must be in (0, 1]")
     _non_negative("augment.fader_db", a.fader_db)
     _non_negative("augment.filter_db", a.filter_db)
-    if not a.crop_ratio_max >= 1:
-        _fail("augment.crop_ratio_max", a.crop_ratio_max, "must be >= 1")
+    if not (math.isfinite(a.crop_ratio_max) and a.crop_ratio_max >= 1):
+        _fail("augment.crop_ratio_max", a.crop_ratio_max, "must be a finite number >= 1")
     if not 0.1 <= a.blur_sigma_max <= 10:
         _fail("augment.blur_sigma_max", a.blur_sigma_max, "must be in [0.1, 10]")
     _non_negative("augment.gain_db", a.gain_db)
@@ -129,7 +138,9 @@ def _check_model(cfg: "Config") -> None:
 
     m = cfg.model
     if not timm.is_model(m.backbone):
-        close = timm.list_models(f"*{m.backbone.split('_')[0]}*")[:10]
+        stem = m.backbone.split("_")[0]
+        # An empty stem (or "*") would list the first ten of all models: no hint then.
+        close = timm.list_models(f"*{stem}*")[:10] if stem.strip("*?[] ") else []
         hint = f"; similar names: {', '.join(close)}" if close else ""
         _fail("model.backbone", m.backbone, f"must be a timm model name (timm.list_models()){hint}")
     _at_least("model.proj_hidden_dim", m.proj_hidden_dim, 1)

@@ -57,8 +57,13 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
     index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest)
     if index.modality == "audio":
-        index, report = prepare_audio(index, decode_cache_for(cfg), workers=min(cfg.data.num_workers, 2),
-                                      report_dir=report_dir, sample_rate=cfg.data.sample_rate)
+        try:
+            index, report = prepare_audio(index, decode_cache_for(cfg), workers=min(cfg.data.num_workers, 2),
+                                          report_dir=report_dir, sample_rate=cfg.data.sample_rate)
+        except ValueError as err:  # every file unreadable: say what to do about it
+            raise ConfigError(f"{err}. Check that the files play (e.g. `python -m soundfile` or an audio player) "
+                              f"and re-export them as WAV/FLAC/OGG, or point data.dataset at the folder with "
+                              f"the recordings") from None
         if report.skipped:
             print(f"audio files of {index.name}: {report.summary()}", flush=True)
     if cfg.data.fold_map:
@@ -70,29 +75,59 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
 
 def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
                               world_size: int, uses_labels: bool) -> None:
-    """Refuse configs that cannot work on this dataset, naming the fix."""
+    """Refuse configs that cannot work on this dataset, naming the fix.
+
+    The dataset's own shape is checked first (classes, the val split: the search objective),
+    then what the config asks of it (batch size, labels for supervised methods), so that a
+    too-small dataset is reported as such and not as a batch size to lower.
+    """
     n_train = len(splits["train"])
+    labels = index.labels()
     if index.num_classes < 2:
-        raise ConfigError(f"dataset {index.name!r} has {index.num_classes} class(es); kNN evaluation needs at least 2")
+        raise ConfigError(f"dataset {index.name!r} has {index.num_classes} class(es) {list(index.class_names)}; "
+                          "kNN evaluation needs at least 2. Add recordings of another class (a folder, or a "
+                          "label value in the CSV, per class)")
+    if len(splits["val"]) == 0:
+        raise ConfigError(f"the val split of {index.name!r} is empty; it is the search objective. "
+                          "Use more data (a class needs >= 3 recordings to reach val), larger "
+                          "data.split_fractions[1], or a fold_map with a val fold")
+    if (labels[splits["val"]] < 0).any():
+        raise ConfigError(f"the val split of {index.name!r} has unlabelled items; val is the search objective "
+                          "and needs labels (unlabelled files may only be used for training)")
+    val_classes = np.unique(labels[splits["val"]])
+    if len(val_classes) < 2:
+        only = [index.class_names[c] for c in val_classes]
+        raise ConfigError(f"the val split of {index.name!r} holds {len(val_classes)} class {only}; kNN accuracy "
+                          "on one class does not rank embeddings. Give >= 2 classes at least 3 recordings each "
+                          "(fewer stay in train), or put items of >= 2 classes in the val fold of data.fold_map")
     if cfg.data.batch_size > n_train:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} is larger than the train split "
                           f"({n_train} recordings of {index.name!r}); use at most {n_train}")
     if cfg.data.batch_size % world_size:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} must be divisible by the number of "
                           f"workers ({world_size}); it is the global batch")
-    if len(splits["val"]) == 0:
-        raise ConfigError(f"the val split of {index.name!r} is empty; it is the search objective. "
-                          "Use more data, larger data.split_fractions[1], or a fold_map with a val fold")
-    labels = index.labels()
-    if (labels[splits["val"]] < 0).any():
-        raise ConfigError(f"the val split of {index.name!r} has unlabelled items; val is the search objective "
-                          "and needs labels (unlabelled files may only be used for training)")
     unlabelled = int((labels[splits["train"]] < 0).sum())
     if unlabelled and uses_labels:
         raise ConfigError(f"method {cfg.method.name!r} trains on labels, but the train split of {index.name!r} "
                           f"has {unlabelled} unlabelled items; use an SSL method or label them")
     if len(index.labelled_indices(splits["train"])) == 0:
         raise ConfigError(f"the train split of {index.name!r} has no labelled items; the kNN bank needs some")
+
+
+def classes_missing_from(split: str, index: DatasetIndex, splits: dict[str, np.ndarray]) -> str | None:
+    """A note (not an error) naming the classes with no item in ``split``, or None.
+
+    A long-tailed dataset always has classes with < 3 recordings, which ``split_by_recording``
+    keeps in train (SSL and the kNN bank still use them); they are simply not scored there.
+    """
+    present = set(np.unique(index.labels()[splits[split]]).tolist())
+    missing = [name for c, name in enumerate(index.class_names) if c not in present]
+    if not missing:
+        return None
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    return (f"note: {len(missing)} of {index.num_classes} classes of {index.name!r} have no item in the {split} "
+            f"split ({shown}): too few recordings (< 3) or none in that fold. They still train and sit in the "
+            f"kNN bank, but the {split} score does not measure them")
 
 
 #: evaluation windows per recording with ``data.eval_windows="mean"``

@@ -67,3 +67,64 @@ def test_override_syntax() -> None:
         parse_override("temperature")
     with pytest.raises(ConfigError, match="section.field"):
         load_config(None, ["temperature=0.1"])
+
+
+# Regressions found by tests/test_config_fuzz.py: each raised a bare Python error or validated.
+@pytest.mark.parametrize("text, message", [
+    ("method: [\n", r"is not valid YAML \(ParserError"),  # a yaml.YAMLError leaked before
+    ("---\n---\n", r"is not valid YAML \(ComposerError"),
+    ("data:\n  split_seed: !!bool x\n", r"is not valid YAML \(KeyError"),  # PyYAML's own bugs
+    ("data:\n  dataset: !!timestamp x\n", r"is not valid YAML \(AttributeError"),
+    ("data:\n  split_seed: 2020-13-45\n", r"is not valid YAML \(ValueError: month must be in 1..12"),
+    ("data:\n  split_seed: " + "9" * 5000 + "\n", r"is not valid YAML \(ValueError: Exceeds the limit"),
+    ("[" * 3000 + "]" * 3000, r"is not valid YAML \(RecursionError"),
+])
+def test_malformed_yaml_file_is_a_config_error(tmp_path, text, message) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"config file {path} {message}"):
+        load_config(path)
+
+
+def test_non_utf8_file_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_bytes(b"method:\n  name: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text .*save it as UTF-8"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    # Text YAML cannot read stays text and is refused by type, naming the field.
+    ("method.temperature=[", r"method.temperature: expected a number, got '\['"),
+    ("augment.blur_p=!!bool x", r"augment.blur_p: expected a number, got '!!bool x'"),
+    ("data.split_fractions=[0.7, 0.15", r"data.split_fractions: expected a list of 3 numbers"),
+    ("data.split_seed=" + "9" * 5000, r"data.split_seed: expected an integer"),
+    # Ints past float range raised OverflowError in float() and in the Nyquist check.
+    ("method.temperature=1" + "0" * 400, r"method.temperature: 1000+ is too large for a number"),
+    ("data.sample_rate=1" + "0" * 400, r"data.sample_rate=1000+ is invalid: must be an integer in \[1000, 1000000\]"),
+    # An infinite aspect ratio validated before.
+    ("augment.crop_ratio_max=.inf", r"augment.crop_ratio_max=inf is invalid: must be a finite number >= 1"),
+    # A whitespace dataset name validated before.
+    ("data.dataset= ", r"data.dataset=' ?' is invalid: name an embedded dataset"),  # --set strips the value
+])
+def test_edge_values_are_config_errors_naming_the_field(override, message) -> None:
+    key, value = override.split("=", 1)
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+    with pytest.raises(ConfigError, match=message):  # the same value written in a file
+        config_from_dict({key.split(".")[0]: {key.split(".")[1]: value}}).validate()
+
+
+def test_too_few_frames_names_hop_length_and_sample_rate() -> None:
+    # Before, a huge frontend.hop_length was blamed on data.crop_seconds alone.
+    with pytest.raises(ConfigError, match=r"data.crop_seconds=2.0 is invalid: with data.sample_rate=16000 and "
+                                          r"frontend.hop_length=100000 it gives only 1 spectrogram frames"):
+        load_config(None, ["frontend.hop_length=100000"])
+
+
+@pytest.mark.parametrize("text", ["null", "~", "", "NULL"])
+def test_null_override_unsets_an_optional_text_field(text) -> None:
+    # Before, --set data.cache_dir=null set a cache directory named "null".
+    cfg = load_config(None, [f"data.cache_dir={text}", f"data.manifest={text}"])
+    assert cfg.data.cache_dir is None and cfg.data.manifest is None
+    assert load_config(None, ["data.cache_dir=/tmp/null"]).data.cache_dir == "/tmp/null"

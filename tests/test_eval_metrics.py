@@ -38,6 +38,7 @@ from ssl_core.eval import (
     uniformity,
 )
 from ssl_core.eval.clustering import KMEANS_N_INIT
+from ssl_core.eval.knn import _bf16_bank, _topk_bf16_candidates
 
 
 # ----------------------------------------------------------------------------- kNN
@@ -174,6 +175,96 @@ def test_knn_value_errors():
         knn_accuracy(bank, bl, q, ql[:4], 3)
     with pytest.raises(ValueError, match="chunk_size"):
         knn_predict(bank, bl, q, 3, chunk_size=0)
+
+
+def _clustered_f32(seed, n_bank, n_query, dim, num_classes=20, noise=1.5):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((num_classes, dim))
+    y = rng.integers(0, num_classes, n_bank + n_query)
+    x = (centres[y] + noise * rng.standard_normal((n_bank + n_query, dim))).astype(np.float32)
+    return x[:n_bank], y[:n_bank], x[n_bank:], y[n_bank:]
+
+
+def _float64_topk(bank, q, k):
+    """Float64 cosine top-k of float32 inputs: (sims [Nq, k], indices [Nq, k], gap to k+1)."""
+    s = _unit(q.astype(np.float64)) @ _unit(bank.astype(np.float64)).T
+    order = np.argsort(-s, axis=1, kind="stable")[:, : k + 1]
+    top = np.take_along_axis(s, order, axis=1)
+    return top[:, :k], order[:, :k], top[:, k - 1] - top[:, k]
+
+
+def _bf16_search(bank, q, k):
+    stats = {}
+    bank_n = torch.nn.functional.normalize(torch.from_numpy(bank), dim=1)
+    q_n = torch.nn.functional.normalize(torch.from_numpy(q), dim=1)
+    sim, idx = _topk_bf16_candidates(q_n, _bf16_bank(bank_n), k, stats)
+    return sim.numpy(), idx.numpy(), stats
+
+
+def test_knn_bf16_candidate_search_finds_the_float64_neighbours():
+    bank, _, q, _ = _clustered_f32(seed=0, n_bank=12000, n_query=300, dim=64)
+    ref_sim, ref_idx, gap = _float64_topk(bank, q, 20)
+    assert gap.min() > 1e-5  # no float32 near-ties: the neighbour sets are well defined
+    sim, idx, stats = _bf16_search(bank, q, 20)
+    assert (np.sort(idx, axis=1) == np.sort(ref_idx, axis=1)).all()
+    np.testing.assert_allclose(sim, ref_sim, atol=1e-6)  # float32 re-scored, sorted descending
+    assert stats.get("first", 0) > 250 and sum(stats.values()) == 300
+
+
+# Midpoint between the bfloat16 neighbours 0.6015625 and 0.60546875: cosines just above it
+# and just below it land in different bfloat16 bins depending on input rounding (~1e-4).
+_BF16_BOUNDARY = 0.603515625
+
+
+def _near_tie_bank(n_query, group, n_background, k=20, spacing=2e-6, dim=256, seed=0):
+    """Each query has `group` bank items whose cosines are spaced by 2e-6, the k-th largest
+    just above a bfloat16 rounding boundary; background items sit near cosine 0 (std 1/16).
+
+    2e-6 is 20x the float32 error of a cosine here but ~1/50 of the bfloat16 input rounding
+    error, so the bfloat16 pass misorders the group: some true top-k items fall into the lower
+    bin while k others reach the upper one. Only candidates taken within the error bound (both
+    bins) and re-scored in float32 give the exact top k.
+    """
+    rng = np.random.default_rng(seed)
+    q = _unit(rng.standard_normal((n_query, dim)))
+    parts = []
+    for j in range(n_query):
+        r = rng.standard_normal((group, dim))
+        r = _unit(r - (r @ q[j])[:, None] * q[j])  # orthogonal to q_j
+        s = _BF16_BOUNDARY + spacing * (rng.permutation(group) - (group - k) + 0.5)
+        parts.append(s[:, None] * q[j] + np.sqrt(1 - s**2)[:, None] * r)
+    parts.append(rng.standard_normal((n_background, dim)))
+    return np.concatenate(parts).astype(np.float32), q.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "group,n_background,route", [(60, 12000, "first"), (300, 12000, "wider"), (300, 600, "exact")]
+)
+def test_knn_bf16_candidate_search_near_ties(group, n_background, route):
+    # 60 candidates fit the first list (3k + 40 = 100); 300 overflow it: with 12000+ items a
+    # 4x longer list holds them, with 3000 that list would exceed Nb / 8: float32 matmul.
+    bank, q = _near_tie_bank(n_query=8, group=group, n_background=n_background)
+    ref_sim, ref_idx, gap = _float64_topk(bank, q, 20)
+    assert gap.min() > 1e-6
+    sim, idx, stats = _bf16_search(bank, q, 20)
+    assert stats == {route: 8}
+    assert (np.sort(idx, axis=1) == np.sort(ref_idx, axis=1)).all()
+    np.testing.assert_allclose(sim, ref_sim, atol=1e-6)
+
+
+def test_knn_float32_large_bank_matches_float64():
+    # 9000 bank items: the bfloat16 candidate route where the CPU has native bfloat16 dot
+    # products (float64 always takes the plain matmul), so both routes must agree.
+    bank, bl, q, ql = _clustered_f32(seed=1, n_bank=9000, n_query=400, dim=32)
+    assert _float64_topk(bank, q, 20)[2].min() > 1e-6
+    t = torch.from_numpy
+    for weighted in (True, False):
+        s32 = knn_class_scores(t(bank), t(bl), t(q), 20, k=20, weighted=weighted, chunk_size=128)
+        s64 = knn_class_scores(t(bank).double(), t(bl), t(q).double(), 20, k=20, weighted=weighted)
+        np.testing.assert_allclose(s32.numpy(), s64.numpy(), rtol=1e-4, atol=1e-6)
+        assert (s32.argmax(dim=1) == s64.argmax(dim=1)).all()
+    clf = KNeighborsClassifier(n_neighbors=20, metric="cosine", algorithm="brute").fit(bank, bl)
+    assert knn_predict(t(bank), t(bl), t(q), 20, k=20, weighted=False).tolist() == clf.predict(q).tolist()
 
 
 # ----------------------------------------------------------------------------- collapse

@@ -211,3 +211,56 @@ def test_tensorboard_serves_runs_scalars_and_hparams_on_loopback(finished_search
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+RESULT_FILES = ("summary.md", "trials.csv", "best_config.yaml", "best_test_metrics.json", "best_backbone.pth",
+                "best_backbone.yaml")
+
+
+def test_summarise_writes_every_result_file_again_from_the_experiment_folder_alone(finished_search, tmp_path,
+                                                                                   data_cache) -> None:
+    """Delete the results of a finished search; ``--summarise DIR`` (no --space: the experiment's
+    space.yaml) brings them back, equal where deterministic, without starting Ray."""
+    import shutil
+
+    experiment, _ = finished_search
+    before = {name: (experiment / name).read_bytes() for name in RESULT_FILES}
+    figures = sorted(p.name for p in (experiment / "figures").glob("*.png"))
+    backbone = torch.load(experiment / "best_backbone.pth", weights_only=True)
+    for name in RESULT_FILES:
+        (experiment / name).unlink()
+    shutil.rmtree(experiment / "figures")
+    shutil.rmtree(experiment / "best_trial")
+
+    ray_tmp = tmp_path / "ray_tmp"
+    env = dict(os.environ, SSL_SEARCH_CACHE=str(data_cache), RAY_TMPDIR=str(ray_tmp))
+    done = subprocess.run([sys.executable, "launch.py", "--summarise", str(experiment)], cwd=REPO, env=env,
+                          text=True, capture_output=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert not list(ray_tmp.glob("**/session_*")), "--summarise started a Ray cluster"
+    assert "Started a local Ray instance" not in done.stdout + done.stderr
+
+    for name in ("trials.csv", "best_config.yaml", "summary.md", "best_backbone.yaml"):
+        assert (experiment / name).read_bytes() == before[name], name
+    assert "best trial:" in done.stdout and (experiment / "summary.md").read_text().strip() == done.stdout.strip()
+    old, new = json.loads(before["best_test_metrics.json"]), json.loads((experiment / "best_test_metrics.json")
+                                                                         .read_text())
+    assert old.keys() == new.keys()
+    for key in old:
+        assert new[key] == pytest.approx(old[key], rel=1e-6, abs=1e-9, nan_ok=True), key
+    for key, tensor in torch.load(experiment / "best_backbone.pth", weights_only=True).items():
+        torch.testing.assert_close(tensor, backbone[key], rtol=0, atol=0)
+    assert sorted(p.name for p in (experiment / "figures").glob("*.png")) == figures
+    report = EventAccumulator(str(experiment / "best_trial"))
+    report.Reload()
+    assert {"best_trial/view_pairs", "best_trial/test_longtail"} <= set(report.Tags()["images"])
+    assert len(list((experiment / "best_trial").glob("events.out.tfevents.*"))) == 1
+    assert not [p.name for p in experiment.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_summarise_refuses_a_folder_that_is_no_experiment(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "launch.py", "--summarise", str(tmp_path)], cwd=REPO, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 2
+    assert "is not a search's experiment folder (no experiment_state-*.json" in done.stderr
+    assert "pass --summarise <storage>/<experiment name>" in done.stderr

@@ -4,7 +4,8 @@ Ray's ``OptunaSearch`` records a trial that ASHA stopped as COMPLETE with its pa
 score, so TPE treats an epoch-2 kNN accuracy as the final value of that configuration
 (RAY_NOTES.md). Here such trials are told as PRUNED, with their last score reported as an
 intermediate value at the epoch they reached, which is what Optuna's own pruners do; and
-errored trials are told as FAIL whatever they reported, so TPE learns the region is bad.
+errored trials, and trials that reported a ``trial_failure`` (non-finite loss, out of
+memory), are told as FAIL whatever they reported, so TPE learns the region is bad.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
+
+from trainables.worker_loop import FAILURE_KEY
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
@@ -26,7 +29,7 @@ class PruningAwareOptunaSearch(OptunaSearch):
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
         epoch = (result or {}).get("epoch")
-        if error:
+        if error or (result or {}).get(FAILURE_KEY):
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
         elif epoch is not None and epoch < self._full_epochs:
             value = (result or {}).get(self.metric)

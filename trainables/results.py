@@ -1,9 +1,14 @@
 """After a search: the trial table, the best config, its test-split report and its backbone.
 
-Everything is written into the experiment directory, each file atomically:
+Everything is written into the experiment directory, each file atomically (a temporary file
+in the same folder, then ``os.replace``; the TensorBoard report as a whole folder):
 ``summary.md`` (top trials), ``trials.csv`` (all), ``best_config.yaml``,
 ``best_test_metrics.json`` (the best trial evaluated once on the test split),
-``best_backbone.pth`` (+ ``.yaml``: how timm loads it).
+``best_backbone.pth`` (+ ``.yaml``: how timm loads it), ``figures/`` and ``best_trial/``.
+
+The trials are read back from the experiment directory by Tune's own reader
+(:func:`load_experiment`), after a search and for ``launch.py --summarise`` alike, so that
+the files can always be regenerated from the directory alone, without Ray running.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 import yaml
 from ray import tune
+from ray.tune import ExperimentAnalysis
 
 from matplotlib.figure import Figure
 
@@ -33,8 +40,13 @@ from ssl_core.checkpoint import read_checkpoint
 from ssl_core.config import config_from_dict
 from ssl_core.eval.collapse_rule import collapse_reason
 from ssl_core.export import export_backbone
+from trainables.worker_loop import FAILURE_KEY
 
 SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
+# Tune statuses of a trial the search did not get to finish (the driver was interrupted).
+UNFINISHED = ("RUNNING", "PENDING", "PAUSED")
+# A status kind study_report already reads (an Optuna PRUNED trial), with the reason after ':'.
+INTERRUPTED = "pruned: interrupted"
 
 
 @dataclass
@@ -49,15 +61,57 @@ class TrialRow:
     trial_dir: Path
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, flush it to disk, rename it over ``path``:
+    a reader (or a crash) sees the old file or the new one, never a part."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def trial_rows(results: tune.ResultGrid, space: SearchSpace) -> list[TrialRow]:
+def _replace_dir(build, target: Path) -> None:
+    """Build a folder with ``build(tmp_dir)`` and swap it in for ``target`` (old one removed after)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(tmp)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_experiment(experiment_dir: Path) -> tuple[tune.ResultGrid, dict[str, str]]:
+    """Every trial of a Tune experiment, read from its directory alone.
+
+    Tune's own reader (``ExperimentAnalysis``: ``experiment_state-*.json`` and each trial's
+    ``result.json`` / ``progress.csv`` / error file) builds the same ``ResultGrid`` that
+    ``Tuner.fit`` returns; it reads files and starts no Ray. Returns the grid and each trial
+    directory name's Tune status (TERMINATED, ERROR, or one of :data:`UNFINISHED`).
+    """
+    analysis = ExperimentAnalysis(str(experiment_dir))
+    statuses = {Path(trial.path).name: str(trial.status) for trial in analysis.trials}
+    return tune.ResultGrid(analysis), statuses
+
+
+def trial_rows(results: tune.ResultGrid, space: SearchSpace,
+               statuses: Mapping[str, str] | None = None) -> list[TrialRow]:
+    """One row per trial, best first. ``statuses``: Tune's status by trial directory name
+    (from :func:`load_experiment`), which tells an unfinished trial from a pruned one."""
     grace = space.scheduler.get("grace_period", 1)
+    statuses = statuses or {}
     rows = []
     for result in results:
         metrics = dict(result.metrics or {})
@@ -71,8 +125,12 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace) -> list[TrialRow]:
         epoch = int(metrics.get("epoch", 0) or 0)
         if result.error is not None:
             status = "failed: " + str(result.error).strip().splitlines()[-1][:160]
+        elif metrics.get(FAILURE_KEY):
+            status = f"failed: {metrics[FAILURE_KEY]}"
         elif (reason := collapse_reason(metrics, grace)) is not None:
             status = reason
+        elif statuses.get(Path(result.path).name) in UNFINISHED:
+            status = f"{INTERRUPTED} at epoch {epoch}"
         elif epoch < space.epochs:
             status = "pruned"
         else:
@@ -113,7 +171,7 @@ def write_trials_csv(rows: list[TrialRow], space: SearchSpace, path: Path) -> No
     for row in rows:
         writer.writerow([row.name, *(row.params.get(k) for k in keys), row.best,
                          *(row.last.get(m) for m in SHOWN_METRICS), row.epochs, row.seconds, row.status])
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
 def best_checkpoint(row: TrialRow) -> Path:
@@ -156,32 +214,47 @@ def write_figures(experiment_dir: Path, space: SearchSpace, checkpoint: Path | N
         figures["test_embeddings_tsne"] = embedding_figure(
             features, labels, class_names, method="tsne", title=f"{space.name}: best trial, test split")
         figures["test_longtail"] = longtail_figure(test_metrics, title=f"{space.name}: best trial, test split")
-        write_best_trial_report(experiment_dir / "best_trial", features, labels, class_names, pairs, figures)
+        _replace_dir(lambda tmp: write_best_trial_report(tmp, features, labels, class_names, pairs, figures),
+                     experiment_dir / "best_trial")
     return [save_figure(fig, experiment_dir / "figures" / f"{name}.png") for name, fig in figures.items()]
 
 
-def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: Path) -> str:
+def _export_backbone_atomically(checkpoint: Path, out_path: Path) -> None:
+    """``export_backbone`` writes ``.pth`` atomically but its ``.yaml`` in place: export both
+    into a temporary folder beside them, then rename each over the old one."""
+    with tempfile.TemporaryDirectory(prefix=".export.", dir=out_path.parent) as tmp:
+        exported = export_backbone(checkpoint, Path(tmp) / out_path.name)
+        os.replace(exported.with_suffix(".yaml"), out_path.with_suffix(".yaml"))
+        os.replace(exported, out_path)
+
+
+def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: Path,
+                  statuses: Mapping[str, str] | None = None) -> str:
     """Write every result file and return the text summary for the console."""
-    rows = trial_rows(results, space)
+    rows = trial_rows(results, space, statuses)
     write_trials_csv(rows, space, experiment_dir / "trials.csv")
     scored = [r for r in rows if not math.isnan(r.best) and not r.status.startswith("failed")]
     lines = [f"# {space.name}: {len(rows)} trials, objective {space.metric} ({space.mode})", ""]
     counts: dict[str, int] = {}
     for row in rows:
-        kind = row.status.split(":")[0]
+        kind = "interrupted" if row.status.startswith(INTERRUPTED) else row.status.split(":")[0]
         counts[kind] = counts.get(kind, 0) + 1
     # Pruned and collapsed trials were told to Optuna as PRUNED, failed ones as FAIL.
     lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if counts.get("interrupted"):
+        lines.append(f"the search was interrupted before {counts['interrupted']} trial(s) finished; "
+                     f"`python launch.py --resume --name {experiment_dir.name} --storage {experiment_dir.parent}` "
+                     "continues it")
     lines += ["", summary_table(rows, space), ""]
     checkpoint, test_metrics = None, None
     if scored:
         best = scored[0]
         checkpoint = best_checkpoint(best)
         best_cfg = yaml.safe_load((checkpoint / "config.yaml").read_text())
-        _atomic_write(experiment_dir / "best_config.yaml", yaml.safe_dump(best_cfg, sort_keys=False))
+        atomic_write(experiment_dir / "best_config.yaml", yaml.safe_dump(best_cfg, sort_keys=False))
         test_metrics = evaluate_on_test(checkpoint)
-        _atomic_write(experiment_dir / "best_test_metrics.json", json.dumps(test_metrics, indent=2))
-        export_backbone(checkpoint, experiment_dir / "best_backbone.pth")
+        atomic_write(experiment_dir / "best_test_metrics.json", json.dumps(test_metrics, indent=2))
+        _export_backbone_atomically(checkpoint, experiment_dir / "best_backbone.pth")
         shown = ("knn_top1", "knn_top5", "linear_top1", "head_top1", "medium_top1", "tail_top1", "ari", "nmi",
                  "silhouette", "emb_std")
         lines += [f"best trial: {best.name}", "  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()),
@@ -194,5 +267,5 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     lines.append(f"figures: {experiment_dir / 'figures'} ({', '.join(p.name for p in pngs)})")
     lines += ["", f"tensorboard --logdir {experiment_dir}"]
     text = "\n".join(lines)
-    _atomic_write(experiment_dir / "summary.md", text + "\n")
+    atomic_write(experiment_dir / "summary.md", text + "\n")
     return text

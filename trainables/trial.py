@@ -67,7 +67,8 @@ def make_trainable(setup: TrialSetup):
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
         trainer = TorchTrainer(
             train_loop_per_worker,
-            train_loop_config={"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl")},
+            train_loop_config={"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl"),
+                               "metric": setup.space.metric},
             scaling_config=setup.resources.scaling_config(),
             run_config=RunConfig(
                 name=f"train-{trial_id}",
