@@ -16,6 +16,7 @@ from ray.autoscaler._private.util import prepare_config, validate_config
 CLUSTER = Path(__file__).resolve().parents[1] / "cluster"
 LAUNCHER_CONFIGS = ["onprem.yaml", "aws.yaml"]
 KUBERAY = ["kuberay-raycluster.yaml", "kuberay-rayjob.yaml"]
+PROFILES = ["workstation.yaml"]  # launch.py's resource profiles (tests/test_resource_profile.py)
 
 
 def _load(name: str) -> dict:
@@ -23,7 +24,22 @@ def _load(name: str) -> dict:
 
 
 def test_every_cluster_file_is_covered() -> None:
-    assert sorted(p.name for p in CLUSTER.glob("*.yaml")) == sorted(LAUNCHER_CONFIGS + KUBERAY)
+    assert sorted(p.name for p in CLUSTER.glob("*.yaml")) == sorted(LAUNCHER_CONFIGS + KUBERAY + PROFILES)
+
+
+@pytest.mark.parametrize("name", LAUNCHER_CONFIGS)
+def test_launcher_config_sets_the_storage_root_once_on_the_head(name: str) -> None:
+    config = _load(name)
+    head = " ".join(config["head_start_ray_commands"])
+    assert "SSL_SEARCH_STORAGE=/shared/ssl-search" in head  # jobs started on the head inherit it
+    assert "--storage" not in (CLUSTER / name).read_text()
+
+
+def test_kuberay_storage_root_comes_from_the_image() -> None:
+    assert "ENV SSL_SEARCH_STORAGE=/results/ssl-search" in (CLUSTER / "Dockerfile").read_text()
+    for name in KUBERAY:
+        text = (CLUSTER / name).read_text()
+        assert "--storage" not in text and "mountPath: /results" in text
 
 
 @pytest.mark.parametrize("name", LAUNCHER_CONFIGS)

@@ -166,13 +166,14 @@ def _topk_bf16_candidates(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact float32 top-k of q [B, D] against bank.n, searched through a bfloat16 matmul.
 
-    Let s = q . b (float32 inputs, exact arithmetic) and a its bfloat16 estimate. Then
-    |a_acc - s| <= ||q - q~|| ||b~|| + ||q|| ||b - b~|| + float32 accumulation error, and the
-    bfloat16 output adds at most w |a| (w = u / (1 - u)). With e that input bound plus the
-    float32 error of the re-scoring, every candidate value v obeys |v - s'| <= e + w |a|.
-    If t is the k-th largest a, k items have s' >= t - w|t| - e = L, so an item whose
-    a + e + w|a| < L cannot be in the top k: candidates are the items with a >= thr where
-    thr + w|thr| = L - e. Only those are re-scored in float32.
+    Let a be the bfloat16 matmul output and s' the float32 similarity of the re-scoring, for
+    one query and one bank item. Then |a - s'| <= e + w|a|, where e bounds the input rounding,
+    ||q - q~|| max||b~|| + ||q|| max||b - b~|| (Cauchy-Schwarz, ~ stands for bfloat16), plus the
+    float32 accumulation error of both products, and w|a| (w = u / (1 - u), u = 2^-8) bounds
+    the rounding of the output to bfloat16. As x - w|x| and x + w|x| increase with x: the k
+    items with the largest a (the k-th being t) all have s' >= t - w|t| - e =: L, so the k-th
+    largest s' is >= L; and an item with a < thr, where thr + w|thr| = L - e, has s' < L and
+    cannot be among the top k. Only the items with a >= thr are re-scored in float32.
 
     ``stats``, if given, counts queries per route: "first" (the first candidate list held all
     candidates), "wider" (a longer list did), "exact" (the float32 matmul).
