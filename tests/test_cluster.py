@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 import yaml
@@ -71,6 +72,13 @@ def _node_ids(cluster: LocalRayCluster) -> set[str]:
 def _last_result(trial_dir: Path) -> dict:
     lines = [line for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
     return json.loads(lines[-1])
+
+
+def test_dashboard_and_job_server_listen_on_loopback_only(cluster) -> None:
+    pids = {proc.pid for proc in cluster.processes()}
+    listening = [c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in pids]
+    dashboard = [c for c in listening if c.laddr.port == cluster.dashboard_port]
+    assert dashboard and all(c.laddr.ip == "127.0.0.1" for c in dashboard)
 
 
 def test_token_authentication_is_on(cluster) -> None:
