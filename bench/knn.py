@@ -18,13 +18,17 @@ Embeddings: synthetic, class-clustered Gaussians with a fixed seed, C=397 long-t
 mean cosine 0.1-0.3 here), noise set so that kNN top-1 is about 50 %. Queries come from the same
 distribution. Both sides run with the same number of threads: ``torch.set_num_threads`` for ours,
 ``threadpoolctl.threadpool_limits`` for the BLAS that scikit-learn's cosine distances use (its
-``argpartition`` is single-threaded numpy in any case). Each row runs ``--repeats`` times,
-interleaved (the order alternates), and reports medians: the machine may be shared.
+``argpartition`` is single-threaded numpy in any case).
 
-Defaults take about 3 minutes on 2 cores (sklearn at 200k items and D=512 is ~15 s a run).
+The machine may be shared, and load comes in bursts, so timing is side by side: each of
+``--repeats`` repeats runs sklearn once and each of ours ``--inner`` times (they are short), the
+order alternating between repeats. Seconds are medians; a speedup is the median over repeats of
+sklearn's time over ours within the same repeat.
+
+Defaults take about 3-4 minutes on 2 cores (sklearn at 200k items and D=512 is ~11 s a run).
 
     python bench/knn.py [--banks 10000 50000 200000] [--dims 512 128] [--queries 2000]
-                        [--repeats 5] [--threads 2] [--quick]
+                        [--repeats 5] [--inner 3] [--threads 2] [--quick]
 """
 from __future__ import annotations
 
@@ -122,32 +126,47 @@ class Row:
     n_bank: int
     n_query: int
     dim: int
-    sklearn_s: float
-    ours_s: float
+    sklearn_s: float  # median over repeats
+    ours_s: float  # median over all runs
     weighted_s: float
+    speedup: float  # median over repeats of sklearn s / ours s within the repeat
+    weighted_speedup: float
     mismatches: int
     top1: float
     route: str
     notes: list[str]
 
 
-def compare(n_bank: int, n_query: int, dim: int, k: int, repeats: int, seed: int = 0,
+def compare(n_bank: int, n_query: int, dim: int, k: int, repeats: int, inner: int = 3, seed: int = 0,
             noise: float | None = None) -> Row:
-    """Time both sides `repeats` times, interleaved, on the same embeddings; count mismatches."""
+    """Time both sides on the same embeddings, side by side; count differing predictions.
+
+    Each repeat runs sklearn once and each of our variants `inner` times (ours are short, so a
+    load spike of the shared machine would otherwise decide the median), in alternating order.
+    Speedups are medians over repeats of the ratio measured within one repeat.
+    """
     emb = make_embeddings(n_bank, n_query, dim, noise=noise, seed=seed)
-    runs: dict[str, list[float]] = {"sklearn": [], "ours": [], "weighted": []}
+    jobs = {"sklearn": (1, lambda: sklearn_predict(emb, k)),
+            "ours": (inner, lambda: ours_predict(emb, k, weighted=False)),
+            "weighted": (inner, lambda: ours_predict(emb, k, weighted=True))}
+    runs: dict[str, list[list[float]]] = {name: [] for name in jobs}
     preds: dict[str, np.ndarray] = {}
-    jobs = {"sklearn": lambda: sklearn_predict(emb, k),
-            "ours": lambda: ours_predict(emb, k, weighted=False),
-            "weighted": lambda: ours_predict(emb, k, weighted=True)}
     for r in range(repeats):
         for name in (list(jobs) if r % 2 == 0 else list(jobs)[::-1]):
-            seconds, preds[name] = timed(jobs[name])
-            runs[name].append(seconds)
+            times = []
+            for _ in range(jobs[name][0]):
+                seconds, preds[name] = timed(jobs[name][1])
+                times.append(seconds)
+            runs[name].append(times)
+    per_repeat = {name: [statistics.median(t) for t in runs[name]] for name in runs}
+
+    def speedup(name: str) -> float:
+        return statistics.median(a / b for a, b in zip(per_repeat["sklearn"], per_repeat[name]))
+
     differ = np.flatnonzero(preds["sklearn"] != preds["ours"])
     notes = explain_mismatches(emb, k, differ, preds["ours"], preds["sklearn"]) if differ.size else []
-    return Row(n_bank, n_query, dim, statistics.median(runs["sklearn"]), statistics.median(runs["ours"]),
-               statistics.median(runs["weighted"]), int(differ.size),
+    return Row(n_bank, n_query, dim, *(statistics.median(sum(runs[n], [])) for n in jobs),
+               speedup("ours"), speedup("weighted"), int(differ.size),
                100.0 * float(np.mean(preds["sklearn"] == emb.query_labels)), route(emb, k), notes)
 
 
@@ -158,8 +177,8 @@ def format_table(rows: list[Row]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r.n_bank:>7} | {r.n_query:>7} | {r.dim:>4} | {r.sklearn_s:>9.3f} | {r.ours_s:>7.3f} | "
-                     f"{r.sklearn_s / r.ours_s:>6.1f}x | {r.weighted_s:>9.3f} | "
-                     f"{r.sklearn_s / r.weighted_s:>9.1f}x | {r.mismatches:>10} | {r.top1:>7.1f} | {r.route}")
+                     f"{r.speedup:>6.1f}x | {r.weighted_s:>9.3f} | "
+                     f"{r.weighted_speedup:>9.1f}x | {r.mismatches:>10} | {r.top1:>7.1f} | {r.route}")
         lines.extend(r.notes)
     return "\n".join(lines)
 
@@ -172,7 +191,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=2000,
                         help="queries per row; 2000 keeps sklearn at 200k x 512 near 15 s a run on 2 cores")
     parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side and row (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="side-by-side repeats per row (median)")
+    parser.add_argument("--inner", type=int, default=3, help="runs of each of ours per repeat")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="threads for both sides: torch.set_num_threads and threadpool_limits")
     parser.add_argument("--noise", type=float, default=None, help="noise std (default: top-1 about 50 %%)")
@@ -186,12 +206,14 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"kNN k={args.k}, C={NUM_CLASSES} long-tailed classes, float32; threads {args.threads} "
           f"(torch {torch.__version__}, scikit-learn {sklearn.__version__}), {os.cpu_count()} CPUs, "
-          f"load average {load:.1f}; medians of {args.repeats} interleaved runs")
+          f"load average {load:.1f}; {args.repeats} side-by-side repeats (ours run {args.inner}x in each); "
+          f"seconds: medians; speedup: median over repeats of sklearn s / ours s in the same repeat")
     rows = []
     with threadpool_limits(limits=args.threads):
         for dim in args.dims:
             for n_bank in args.banks:
-                rows.append(compare(n_bank, args.queries, dim, args.k, args.repeats, args.seed, args.noise))
+                rows.append(compare(n_bank, args.queries, dim, args.k, args.repeats, args.inner, args.seed,
+                                    args.noise))
                 print(f"done: bank {n_bank}, D={dim}", flush=True)
     print(format_table(rows))
     bad = sum(r.mismatches for r in rows)

@@ -164,6 +164,7 @@ class TrainConfig:
     progress: str = "auto"  # "auto" (bar when stderr is a terminal), "on", "off"
     max_steps_per_epoch: int = 0  # 0: the whole split; >0 truncates epochs (smoke tests)
     compile: bool = False  # torch.compile the backbone (pays on GPUs for long runs)
+    memory_limit_gb: float = 0.0  # cap this run's memory (CUDA: per-process fraction; CPU: RLIMIT_DATA); 0: none
 
 
 @dataclass

@@ -209,6 +209,7 @@ def _check_train(cfg: "Config") -> None:
     _at_least("train.keep_checkpoints", t.keep_checkpoints, 1)
     _one_of("train.progress", t.progress, ("auto", "on", "off"))
     _at_least("train.max_steps_per_epoch", t.max_steps_per_epoch, 0)
+    _non_negative("train.memory_limit_gb", t.memory_limit_gb)
 
 
 def check_config(cfg: "Config") -> None:

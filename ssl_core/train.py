@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return 0
-    from ssl_core.trainer import train  # heavy imports after the cheap checks
+    from ssl_core.memory import is_out_of_memory, out_of_memory_reason
+    from ssl_core.trainer import NonFiniteLossError, train  # heavy imports after the cheap checks
 
     started = time.perf_counter()
     print(f"training {cfg.method.name} on {cfg.data.dataset} with {cfg.model.backbone} for "
@@ -69,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:  # torch.OutOfMemoryError is one
+        if not is_out_of_memory(err):
+            raise
+        print(f"error: {out_of_memory_reason(cfg, err)}", file=sys.stderr)
+        return 1
     print(f"done in {time.perf_counter() - started:.0f} s; final val knn_top1 {final.get('knn_top1', float('nan')):.2f} %; "
           f"tensorboard --logdir {Path(cfg.train.output_dir) / 'tensorboard'}")
     return 0

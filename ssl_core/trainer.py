@@ -24,6 +24,7 @@ from ssl_core.config import Config
 from ssl_core.data_pipeline import DataBundle, build_data
 from ssl_core.distributed import all_reduce_mean, is_distributed, rank, world_size
 from ssl_core.eval_runner import Evaluator
+from ssl_core.memory import apply_memory_limit
 from ssl_core.methods import Method, build_method
 from ssl_core.models import create_backbone
 from ssl_core.optim import build_optimizer, build_scheduler
@@ -104,6 +105,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     cfg.validate()
     run_dir = Path(run_dir or cfg.train.output_dir)
     device = resolve_device(cfg)
+    apply_memory_limit(cfg, device)
     this_rank, world = rank(), world_size()
     torch.manual_seed(cfg.train.seed)  # identical init on every rank; DDP broadcasts rank 0's anyway
 

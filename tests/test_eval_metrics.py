@@ -253,9 +253,9 @@ def test_knn_bf16_candidate_search_near_ties(group, n_background, route):
 
 
 def test_knn_float32_large_bank_matches_float64():
-    # 9000 bank items: the bfloat16 candidate route where the CPU has native bfloat16 dot
+    # 17000 bank items: the bfloat16 candidate route where the CPU has native bfloat16 dot
     # products (float64 always takes the plain matmul), so both routes must agree.
-    bank, bl, q, ql = _clustered_f32(seed=1, n_bank=9000, n_query=400, dim=32)
+    bank, bl, q, ql = _clustered_f32(seed=1, n_bank=17000, n_query=400, dim=32)
     assert _float64_topk(bank, q, 20)[2].min() > 1e-6
     t = torch.from_numpy
     for weighted in (True, False):

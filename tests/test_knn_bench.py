@@ -26,13 +26,13 @@ def bench():
 
 
 def test_compare_tiny_predictions_equal_sklearn(bench):
-    # 9000 bank items: above the size where our kNN may take its bfloat16 candidate route.
-    row = bench.compare(n_bank=9000, n_query=150, dim=32, k=20, repeats=1)
+    # 17000 bank items: above the size where our kNN may take its bfloat16 candidate route.
+    row = bench.compare(n_bank=17000, n_query=150, dim=32, k=20, repeats=1, inner=1)
     assert row.mismatches == 0 and row.notes == []
     assert 5.0 < row.top1 < 95.0  # neither trivial nor hopeless: a meaningful comparison
     assert row.sklearn_s > 0 and row.ours_s > 0 and row.weighted_s > 0
     lines = bench.format_table([row]).splitlines()
-    assert "mismatches" in lines[0] and lines[2].split("|")[0].strip() == "9000"
+    assert "mismatches" in lines[0] and lines[2].split("|")[0].strip() == "17000"
 
 
 def test_make_embeddings_long_tailed_and_seeded(bench):

@@ -23,11 +23,14 @@ from typing import Any
 import ray.train
 import torch
 
-from ssl_core.config import Config, config_from_dict
+from ssl_core.checkpoint import read_checkpoint
+from ssl_core.config import config_from_dict
+from ssl_core.memory import is_out_of_memory, out_of_memory_reason
 from ssl_core.trainer import NonFiniteLossError, train
 
 FAILURE_KEY = "trial_failure"
 NODES_KEY = "train_nodes"  # the Ray node ids the trial's workers ran on, comma-separated
+RESUMED_KEY = "resumed_from_epoch"  # the checkpoint epoch this worker group started from; 0: a fresh start
 
 
 def worker_nodes() -> str:
@@ -40,13 +43,6 @@ def worker_nodes() -> str:
     return node
 
 
-def out_of_memory_reason(cfg: Config, err: BaseException) -> str:
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return (f"out of memory at data.batch_size={cfg.data.batch_size} with {cfg.model.backbone} ({first_line[:200]}); "
-            f"lower data.batch_size or data.crop_seconds, use a smaller backbone, or give each trial more GPU "
-            f"memory (--gpus-per-trial 1)")
-
-
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """``loop_config``: ``{"config": Config.to_dict(), "run_dir": str, "metric": str}``."""
     cfg = config_from_dict(loop_config["config"]).validate()
@@ -57,20 +53,23 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         # A local copy: the trainer reads it once at start, then it can go.
         resume_dir = Path(tempfile.mkdtemp(prefix="ssl-search-resume-"))
         checkpoint.to_directory(str(resume_dir))
+    resumed_from = int(read_checkpoint(resume_dir)["epoch"]) if resume_dir is not None else 0
     # Tune checks every result for the objective: the failure report repeats the last one.
-    last: dict[str, Any] = {loop_config.get("metric", "knn_top1"): float("nan"), "epoch": 0,
-                            NODES_KEY: worker_nodes()}
+    context = {NODES_KEY: worker_nodes(), RESUMED_KEY: resumed_from}  # added to every report
+    last: dict[str, Any] = {loop_config.get("metric", "knn_top1"): float("nan"), "epoch": resumed_from, **context}
 
     def report(metrics: dict[str, float], checkpoint_dir: Path | None) -> None:
         last.update(metrics)
         attached = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        ray.train.report({**metrics, NODES_KEY: last[NODES_KEY]}, checkpoint=attached)
+        ray.train.report({**metrics, **context}, checkpoint=attached)
 
     try:
         train(cfg, report=report, run_dir=run_dir, resume_from=resume_dir)
     except NonFiniteLossError as err:
         ray.train.report({**last, FAILURE_KEY: f"non-finite loss: {err}"})
-    except torch.OutOfMemoryError as err:
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        if not is_out_of_memory(err):
+            raise  # a crash: Ray Train retries it from the last checkpoint
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         ray.train.report({**last, FAILURE_KEY: out_of_memory_reason(cfg, err)})

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 
 _U_BF16 = 2.0**-8  # unit roundoff of round-to-nearest into bfloat16 (8-bit significand)
 _U_FP32 = 2.0**-24
-# Below this bank size the exact float32 pass is already cheap and the candidate
-# bookkeeping would not pay off.
-_BF16_MIN_BANK = 8192
+# Below this bank size the plain float32 pass is as fast (bench/knn.py, 10k items, 2 cores)
+# and, being one matmul, suffers less from other processes competing for the cores.
+_BF16_MIN_BANK = 16384
 # Candidates first kept per query by the bfloat16 pass. 3k + 40 covers the rigorous error
 # window (about 2 * 0.004 in cosine) of ~99 % of queries on the synthetic embeddings of
 # bench/knn.py (k=20: 30-50 candidates, rarely above 80); the rest retry with 4x as many, and

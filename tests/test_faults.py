@@ -1,0 +1,239 @@
+"""Faults a long search meets, on real processes killed by pid: a diverging trial, a trial
+out of memory, a killed Train worker, a driver stopped by SIGKILL, a lost node.
+
+Each test runs ``launch.py`` (or a two-node cluster) for real; slow (1-3 min each).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.ray_cluster import LocalRayCluster
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+BASE = """
+description: fault-test search
+base:
+  method: {name: simclr}
+  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
+  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
+  train: {max_steps_per_epoch: 3, progress: "off"}
+  optim: {lr: 0.002, warmup_epochs: 0}
+  eval: {linear_probe: never, clustering: false}
+objective: {metric: knn_top1, mode: max}
+"""
+
+
+def _space(tmp_path: Path, extra: str, searched: tuple[str, ...] = ()) -> Path:
+    """BASE plus ``extra``; ``searched`` base entries (e.g. "lr: 0.002, ") are left out of base."""
+    base = BASE
+    for entry in searched:
+        base = base.replace(entry, "")
+    path = tmp_path / "space.yaml"
+    path.write_text(base + extra)
+    return path
+
+
+def _launch(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "launch.py", *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+
+
+def _results(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _max_epoch(trial_dir: Path) -> int:
+    return max((int(r.get("epoch", 0)) for r in _results(trial_dir)), default=0)
+
+
+def _wait_for(condition, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"launch.py ended early:\n{proc.stdout.read()[-4000:]}")
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting")
+
+
+def _trial_dirs(experiment: Path) -> list[Path]:
+    """Trial folders in the order Tune created them (run_trial_<id>_<index>_<params>)."""
+    return sorted(experiment.glob("run_trial_*"), key=lambda p: int(p.name.split("_")[3]))
+
+
+def _state_mentions(experiment: Path, trial_dir: Path) -> bool:
+    """Tune's experiment checkpoint (what --resume reads) already knows this trial."""
+    trial_id = trial_dir.name.split("_")[2]
+    return any(trial_id in p.read_text() for p in experiment.glob("experiment_state-*.json"))
+
+
+def _rows(experiment: Path) -> list[dict]:
+    return list(csv.DictReader((experiment / "trials.csv").open()))
+
+
+def test_diverging_and_out_of_memory_trials_fail_with_reasons_and_the_search_goes_on(tmp_path) -> None:
+    # lr 1e30 with SGD diverges; batch 300 of 1.5 s crops does not fit the 3 GB cap
+    # (train.memory_limit_gb, RLIMIT_DATA on the CPU) that batch 16 fits easily.
+    space = _space(tmp_path, """
+params:
+  optim.lr: {choice: [0.002, 1.0e30]}
+  data.batch_size: {choice: [16, 300]}
+budget: {trials: 6, epochs: 2, max_concurrent: 2}
+scheduler: {name: none}
+""", searched=("lr: 0.002, ", "batch_size: 16, "))
+    storage = tmp_path / "runs"
+    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "faulty", "--seed", "3",
+                    "--override", "optim.name=sgd", "--override", "train.memory_limit_gb=3",
+                    "--override", "data.crop_seconds=1.5", "--override", "model.backbone=resnet10t"])
+    out, _ = proc.communicate(timeout=1200)
+    assert proc.returncode == 0, out[-4000:]
+    rows = _rows(storage / "faulty")
+    assert len(rows) == 6, "every trial ran; the failures did not stop the search"
+    diverged = [r for r in rows if r["status"].startswith("failed: non-finite loss")]
+    oom = [r for r in rows if r["status"].startswith("failed: out of memory at data.batch_size=300")]
+    healthy = [r for r in rows if r["status"] == "completed"]
+    assert diverged and oom and healthy, [r["status"][:60] for r in rows]
+    assert all(float(r["optim.lr"]) > 1 and int(r["data.batch_size"]) == 16 for r in diverged)
+    assert all(int(r["data.batch_size"]) == 300 for r in oom)
+    assert all(float(r["optim.lr"]) < 1 and int(r["data.batch_size"]) == 16 for r in healthy)
+    # Each failure ran once: Ray did not retry a deterministic failure from a checkpoint.
+    for row in diverged + oom:
+        assert all(r.get("resumed_from_epoch", 0) == 0 for r in _results(storage / "faulty" / row["trial"]))
+    summary = (storage / "faulty" / "summary.md").read_text()
+    assert "lower optim.lr" in summary and "lower data.batch_size" in summary
+    assert "failed" in summary.split("trials:")[1].splitlines()[0]
+    best = (storage / "faulty" / "best_config.yaml").read_text()
+    assert "batch_size: 16" in best  # the best is a healthy trial
+
+
+def _train_workers(root_pid: int) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(root_pid).children(recursive=True):
+        try:
+            if "RayTrainWorker" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_a_killed_train_worker_is_restarted_from_its_checkpoint(tmp_path) -> None:
+    space = _space(tmp_path, """
+params:
+  method.temperature: {loguniform: [0.1, 0.5]}
+budget: {trials: 1, epochs: 4, max_concurrent: 1}
+scheduler: {name: none}
+""")
+    storage = tmp_path / "runs"
+    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "killed-worker"])
+    experiment = storage / "killed-worker"
+    trial = lambda: next(iter(experiment.glob("run_trial_*")), None)  # noqa: E731
+    _wait_for(lambda: trial() is not None and _max_epoch(trial()) >= 2, 600, proc)
+    workers = _train_workers(proc.pid)
+    assert len(workers) == 1, workers
+    killed_at = _max_epoch(trial())
+    os.kill(workers[0].pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+    results = _results(trial())
+    resumed = [r for r in results if r.get("resumed_from_epoch", 0) > 0]
+    assert resumed, "the restarted worker group resumed from a checkpoint"
+    start = resumed[0]["resumed_from_epoch"]
+    assert 1 <= start <= killed_at, (start, killed_at)  # the newest checkpoint before the kill
+    assert resumed[0]["epoch"] == start + 1  # its first report is the next epoch, not epoch 1
+    epochs = [r["epoch"] for r in results]
+    assert max(epochs) == 4 and _rows(experiment)[0]["status"] == "completed"
+
+
+def test_a_driver_killed_with_sigkill_resumes_its_search(tmp_path) -> None:
+    space = _space(tmp_path, """
+params:
+  method.temperature: {loguniform: [0.05, 1.0]}
+budget: {trials: 3, epochs: 3, max_concurrent: 1}
+scheduler: {name: none}
+""")
+    storage = tmp_path / "runs"
+    args = ["--space", str(space), "--storage", str(storage), "--name", "sigkill"]
+    proc = _launch(args, start_new_session=True)
+    experiment = storage / "sigkill"
+    trials = lambda: _trial_dirs(experiment)  # noqa: E731
+    # One trial finished, the second has a checkpoint (epoch >= 1 reported), and Tune's
+    # periodic experiment checkpoint already records the second.
+    _wait_for(lambda: len(trials()) >= 2 and _max_epoch(trials()[0]) >= 3 and _max_epoch(trials()[1]) >= 1
+              and _state_mentions(experiment, trials()[1]), 900, proc)
+    leftovers = psutil.Process(proc.pid).children(recursive=True)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    for child in leftovers:  # the local Ray the driver started (gcs, raylet, workers), by pid
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(leftovers, timeout=30)
+    before = {t.name: _results(t) for t in trials()}
+    finished = [name for name, results in before.items() if max((r["epoch"] for r in results), default=0) >= 3]
+    assert finished
+
+    resumed = _launch(args + ["--resume"])
+    out, _ = resumed.communicate(timeout=1200)
+    assert resumed.returncode == 0, out[-4000:]
+    after = {t.name: _results(t) for t in trials()}
+    assert len(after) == 3, sorted(after)  # the searcher's history was restored: no extra trials
+    for name in finished:
+        assert after[name] == before[name], f"{name} finished before the kill and was re-run"
+    unfinished = [name for name in before if name not in finished]
+    for name in unfinished:
+        continued = [r for r in after[name] if r.get("resumed_from_epoch", 0) > 0]
+        assert continued, f"{name} restarted from epoch 0 instead of its checkpoint"
+        assert max(r["epoch"] for r in after[name]) == 3
+    rows = _rows(experiment)
+    assert len(rows) == 3 and len({r["method.temperature"] for r in rows}) == 3
+
+
+def test_a_lost_node_s_trial_is_rescheduled_and_finishes(tmp_path, data_cache, birdsong_root) -> None:
+    space = _space(tmp_path, """
+params:
+  method.temperature: {loguniform: [0.05, 1.0]}
+budget: {trials: 2, epochs: 4, max_concurrent: 2}
+scheduler: {name: none}
+""")
+    cluster = LocalRayCluster(tmp_path / "cluster", extra_env={"SSL_SEARCH_CACHE": str(data_cache)})
+    try:
+        cluster.start_head(cpus=1, resources={"trial_driver": 2})
+        cluster.add_node("node-b", cpus=1)
+        storage = tmp_path / "runs"
+        proc = _launch(["--space", str(space), "--address", cluster.address, "--storage", str(storage),
+                        "--name", "lost-node"], env=cluster.client_env())
+        experiment = storage / "lost-node"
+        trials = lambda: _trial_dirs(experiment)  # noqa: E731
+        _wait_for(lambda: len(trials()) == 2 and all(_max_epoch(t) >= 1 for t in trials()), 900, proc)
+        node_ids = {_results(t)[-1]["train_nodes"] for t in trials()}
+        assert len(node_ids) == 2, "one trial per node before the loss"
+        assert cluster.kill_node("node-b")
+        out, _ = proc.communicate(timeout=1200)
+        assert proc.returncode == 0, out[-4000:]
+        rows = _rows(experiment)
+        assert len(rows) == 2 and all(r["status"] == "completed" for r in rows), rows
+        moved = [t for t in trials() if len({r["train_nodes"] for r in _results(t)}) == 2]
+        assert len(moved) == 1, "the lost node's trial moved to the surviving node"
+        assert any(r.get("resumed_from_epoch", 0) >= 1 for r in _results(moved[0])), "from its checkpoint"
+    finally:
+        cluster.stop()
+    assert not cluster.processes()
