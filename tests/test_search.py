@@ -255,7 +255,8 @@ def test_summarise_writes_every_result_file_again_from_the_experiment_folder_alo
     report.Reload()
     assert {"best_trial/view_pairs", "best_trial/test_longtail"} <= set(report.Tags()["images"])
     assert len(list((experiment / "best_trial").glob("events.out.tfevents.*"))) == 1
-    assert not [p.name for p in experiment.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    ours = tuple(f".{name}." for name in (*RESULT_FILES, "best_trial", "export"))
+    assert not [p.name for p in experiment.iterdir() if p.name.startswith(ours)], "temporary files left behind"
 
 
 def test_summarise_refuses_a_folder_that_is_no_experiment(tmp_path) -> None:
@@ -264,3 +265,61 @@ def test_summarise_refuses_a_folder_that_is_no_experiment(tmp_path) -> None:
     assert done.returncode == 2
     assert "is not a search's experiment folder (no experiment_state-*.json" in done.stderr
     assert "pass --summarise <storage>/<experiment name>" in done.stderr
+
+
+def _tune_statuses(experiment: Path) -> dict[str, str]:
+    """trial id -> status in Tune's latest experiment checkpoint (what survives a killed driver)."""
+    states = sorted(experiment.glob("experiment_state-*.json"))
+    if not states:
+        return {}
+    try:
+        entries = json.loads(states[-1].read_text())["trial_data"]
+    except (json.JSONDecodeError, KeyError):
+        return {}  # caught mid-write
+    return {meta["trial_id"]: meta["status"] for meta in (json.loads(entry[0]) for entry in entries)}
+
+
+def test_summarise_reports_a_search_whose_driver_was_killed(tmp_path, data_cache, birdsong_root) -> None:
+    """SIGKILL the driver while a trial runs (nothing of launch.py's own runs after that);
+    --summarise still writes every file, the running trial marked interrupted."""
+    import psutil
+
+    space = tmp_path / "cut.yaml"
+    space.write_text(TINY_SPACE.replace("scheduler: {name: asha, grace_period: 1, reduction_factor: 2}",
+                                        "scheduler: {name: none}"))
+    storage = tmp_path / "storage"
+    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "cut", "--concurrent", "1"],
+                   data_cache, start_new_session=True)
+    experiment = storage / "cut"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        statuses = _tune_statuses(experiment)
+        running = [p for p in experiment.glob("run_trial_*") if statuses.get(p.name.split("_")[2]) == "RUNNING"]
+        if "TERMINATED" in statuses.values() and running and _epochs_done(running[0]) >= 1:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"no trial finished with another running: {proc.poll()} {_tune_statuses(experiment)}")
+    leftovers = psutil.Process(proc.pid).children(recursive=True)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    for child in leftovers:  # the local Ray the driver started, by pid
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(leftovers, timeout=30)
+    assert not (experiment / "trials.csv").exists()
+
+    ray_tmp = tmp_path / "ray_tmp"
+    env = dict(os.environ, SSL_SEARCH_CACHE=str(data_cache), RAY_TMPDIR=str(ray_tmp))
+    done = subprocess.run([sys.executable, "launch.py", "--summarise", str(experiment)], cwd=REPO, env=env,
+                          text=True, capture_output=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert not list(ray_tmp.glob("**/session_*"))
+    rows = list(csv.DictReader((experiment / "trials.csv").open()))
+    statuses = [r["status"] for r in rows]
+    assert "completed" in statuses and any(s.startswith("pruned: interrupted at epoch ") for s in statuses), statuses
+    assert "the search was interrupted before" in done.stdout and "--resume --name cut" in done.stdout
+    for name in RESULT_FILES:
+        assert (experiment / name).stat().st_size > 0, name

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ def atomic_write(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: others sharing the storage must read it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -81,6 +83,7 @@ def _replace_dir(build, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         build(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700: others sharing the storage must read it
         old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
@@ -140,8 +143,18 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace,
                              last={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
                              seconds=float(metrics.get("time_total_s", 0.0) or 0.0), trial_dir=Path(result.path)))
     sign = -1 if space.mode == "max" else 1
-    rows.sort(key=lambda r: (math.isnan(r.best), sign * r.best if not math.isnan(r.best) else 0))
+    # Ties (equal best values are common: kNN accuracy moves in steps of 1/len(val)) go to the
+    # trial started first, so the order, the best trial and every file do not depend on the
+    # order Tune lists trials in.
+    rows.sort(key=lambda r: (math.isnan(r.best), sign * r.best if not math.isnan(r.best) else 0,
+                             _sequence(r.name), r.name))
     return rows
+
+
+def _sequence(trial_name: str) -> int:
+    """Tune's trial number in ``run_trial_<id>_<n>_...`` (the order trials started); large if absent."""
+    match = re.match(r"[^_]+_[^_]+_[0-9a-f]+_(\d+)", trial_name)
+    return int(match.group(1)) if match else 1 << 30
 
 
 def _fmt(value: Any) -> str:
@@ -192,6 +205,9 @@ def evaluate_on_test(checkpoint_dir: Path) -> dict[str, float]:
     cfg = config_from_dict(yaml.safe_load((checkpoint_dir / "config.yaml").read_text()))
     cfg.data.num_workers = 0
     cfg.eval.linear_probe, cfg.eval.clustering = "final", True
+    # The view maker draws `align`'s augmentations from the global RNG: seed it, so the report
+    # (and --summarise's copy of it) is the same every time.
+    torch.manual_seed(cfg.train.seed)
     device = torch.device("cpu")
     data = build_data(cfg, 0, 1, device)
     method = build_model(cfg, data, device)
