@@ -8,12 +8,31 @@ set SSL_SEARCH_CACHE to put it elsewhere.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SSL_SEARCH_CACHE", str(REPO / ".cache" / "test-data"))
+
+
+def _ray_test_token() -> None:
+    """Every Ray the tests start runs with token authentication, from a token kept out of
+    ``~/.ray`` (a local ``ray.init()`` would otherwise write one into the real home)."""
+    if os.environ.get("RAY_AUTH_TOKEN_PATH") or os.environ.get("RAY_AUTH_TOKEN"):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        return
+    path = REPO / ".cache" / "ray-test" / "auth_token"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+    os.environ["RAY_AUTH_MODE"] = "token"
+
+
+_ray_test_token()
 
 
 @pytest.fixture(scope="session")

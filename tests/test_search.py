@@ -279,7 +279,8 @@ def _tune_statuses(experiment: Path) -> dict[str, str]:
     return {meta["trial_id"]: meta["status"] for meta in (json.loads(entry[0]) for entry in entries)}
 
 
-def test_summarise_reports_a_search_whose_driver_was_killed(tmp_path, data_cache, birdsong_root) -> None:
+def test_summarise_reports_a_search_whose_driver_was_killed(tmp_path, monkeypatch, data_cache,
+                                                           birdsong_root) -> None:
     """SIGKILL the driver while a trial runs (nothing of launch.py's own runs after that);
     --summarise still writes every file, the running trial marked interrupted."""
     import psutil
@@ -288,8 +289,11 @@ def test_summarise_reports_a_search_whose_driver_was_killed(tmp_path, data_cache
     space.write_text(TINY_SPACE.replace("scheduler: {name: asha, grace_period: 1, reduction_factor: 2}",
                                         "scheduler: {name: none}"))
     storage = tmp_path / "storage"
-    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "cut", "--concurrent", "1"],
-                   data_cache, start_new_session=True)
+    # Tune checkpoints its experiment state every >= 10 s by default; every second here, so that
+    # the second trial is caught recorded as RUNNING, with results, within its ~20 s.
+    monkeypatch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "cut", "--concurrent", "1",
+                    "--trials", "2", "--epochs", "6"], data_cache, start_new_session=True)
     experiment = storage / "cut"
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
