@@ -171,35 +171,67 @@ def _report(report: ReportFn | None, metrics: dict[str, float], checkpoint_dir: 
         report(metrics, checkpoint_dir)
 
 
+def make_views(data: DataBundle, x: Tensor, channels_last: bool) -> list[Tensor]:
+    """A loader batch already on the device -> the method's views, ``[B, C, H, W]`` each.
+
+    ``x`` is audio crops ``[B, V, T]`` float or images ``[B, C, H, W]`` uint8; the view maker
+    runs the front end and the augmentations without autograd.
+    """
+    with torch.no_grad():
+        views = data.view_maker(x)
+    if channels_last:
+        views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+    return views
+
+
+def optimise_step(cfg: Config, method: Method, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                  device: torch.device, views: list[Tensor], labels: Tensor, *, epoch: int, step_in_epoch: int,
+                  global_step: int, total_steps: int) -> tuple[float, dict[str, float]]:
+    """Forward, loss, backward and optimiser step on ready views; returns ``(loss, logs)``.
+
+    ``model`` is ``method`` or its DDP wrapper; ``labels: [B]`` on the device.
+    """
+    with autocast_context(cfg, device):
+        loss, logs = model(views, labels)
+    _check_finite(loss, epoch, step_in_epoch, cfg)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.optim.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.optim.grad_clip)
+    optimizer.step()
+    scheduler.step()
+    method.on_step_end(global_step, total_steps)
+    return float(loss.detach()), logs
+
+
+def train_step(cfg: Config, data: DataBundle, method: Method, model: nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler, device: torch.device, x: Tensor, labels: Tensor, *, epoch: int, step_in_epoch: int,
+               total_steps: int) -> tuple[float, dict[str, float]]:
+    """One training step on a loader batch ``(x, labels)``: to the device, views, then ``optimise_step``.
+
+    Exactly what ``train`` runs per batch (``bench/pipeline.py`` times it); returns ``(loss, logs)``.
+    """
+    x = x.to(device, non_blocking=True)
+    labels = labels.to(device, non_blocking=True)
+    views = make_views(data, x, use_channels_last(cfg, device))
+    return optimise_step(cfg, method, model, optimizer, scheduler, device, views, labels, epoch=epoch,
+                         step_in_epoch=step_in_epoch, global_step=epoch * data.steps_per_epoch + step_in_epoch,
+                         total_steps=total_steps)
+
+
 def _train_one_epoch(cfg: Config, data: DataBundle, method: Method, model: nn.Module,
                      optimizer: torch.optim.Optimizer, scheduler, device: torch.device, epoch: int,
                      total_steps: int, log: ScalarLog, step_callback) -> dict[str, float]:
     method.train()
     data.train_sampler.set_epoch(epoch)
-    channels_last = use_channels_last(cfg, device)
     progress = Progress(cfg.train.progress, total=data.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}")
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
     for step_in_epoch, (x, labels) in enumerate(data.train_loader):
         if step_in_epoch >= data.steps_per_epoch:
             break
         global_step = epoch * data.steps_per_epoch + step_in_epoch
-        x = x.to(device, non_blocking=True)
-        labels = labels.to(device, non_blocking=True)
-        with torch.no_grad():
-            views = data.view_maker(x)
-        if channels_last:
-            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-        with autocast_context(cfg, device):
-            loss, logs = model(views, labels)
-        _check_finite(loss, epoch, step_in_epoch, cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        method.on_step_end(global_step, total_steps)
-        loss_value = float(loss.detach())
+        loss_value, logs = train_step(cfg, data, method, model, optimizer, scheduler, device, x, labels,
+                                      epoch=epoch, step_in_epoch=step_in_epoch, total_steps=total_steps)
         loss_sum += loss_value * x.shape[0]
         seen += x.shape[0]
         if step_callback is not None:
@@ -226,4 +258,5 @@ def _check_finite(loss: Tensor, epoch: int, step: int, cfg: Config) -> None:
             "lower optim.lr, raise the temperature, or set optim.grad_clip")
 
 
-__all__ = ["train", "NonFiniteLossError", "latest_checkpoint", "build_model", "resolve_device"]
+__all__ = ["train", "train_step", "make_views", "optimise_step", "NonFiniteLossError", "latest_checkpoint",
+           "build_model", "resolve_device"]

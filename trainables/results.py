@@ -232,7 +232,10 @@ def write_figures(experiment_dir: Path, space: SearchSpace, checkpoint: Path | N
         figures["test_longtail"] = longtail_figure(test_metrics, title=f"{space.name}: best trial, test split")
         _replace_dir(lambda tmp: write_best_trial_report(tmp, features, labels, class_names, pairs, figures),
                      experiment_dir / "best_trial")
-    return [save_figure(fig, experiment_dir / "figures" / f"{name}.png") for name, fig in figures.items()]
+    pngs = [save_figure(fig, experiment_dir / "figures" / f"{name}.png") for name, fig in figures.items()]
+    for png in pngs:
+        os.chmod(png, 0o644)  # save_figure writes through mkstemp (0600)
+    return pngs
 
 
 def _export_backbone_atomically(checkpoint: Path, out_path: Path) -> None:
@@ -240,6 +243,7 @@ def _export_backbone_atomically(checkpoint: Path, out_path: Path) -> None:
     into a temporary folder beside them, then rename each over the old one."""
     with tempfile.TemporaryDirectory(prefix=".export.", dir=out_path.parent) as tmp:
         exported = export_backbone(checkpoint, Path(tmp) / out_path.name)
+        os.chmod(exported, 0o644)  # written through mkstemp (0600): others sharing the storage must read it
         os.replace(exported.with_suffix(".yaml"), out_path.with_suffix(".yaml"))
         os.replace(exported, out_path)
 

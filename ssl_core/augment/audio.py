@@ -4,7 +4,10 @@ Every function draws its parameters from torch's global RNG on the input's devic
 ``torch.manual_seed`` fixes them and the trainer can checkpoint the RNG state. Each is
 gated per example by a Bernoulli(p) draw; an example whose gate is off is returned
 bit-for-bit unchanged (``torch.where``), so p = 0 is exactly the identity. Parameters are
-drawn whatever p is, which keeps the RNG stream independent of the probabilities.
+drawn whatever p is, which keeps the RNG stream independent of the probabilities; with
+p = 0 (``skipped(p)``) the work after the draws is skipped and the input returned as is,
+the same values ``torch.where`` would give, at none of the cost (several default
+augmentations are off, and on a CPU their unused work was most of the view maker's time).
 
 Waveform-domain: ``random_gain``, ``add_white_noise``. Linear mel-power domain:
 ``mix_background`` (BYOL-A). Log-mel domain: ``pitch_shift``, ``time_mask``,
@@ -30,6 +33,14 @@ def bernoulli_gate(batch: int, p: float, device: torch.device) -> Tensor:
     return torch.rand(batch, device=device) < p
 
 
+def skipped(p: float) -> bool:
+    """Whether every gate of probability p is off (p <= 0): the caller returns its input unchanged.
+
+    A Python check, so no host-device sync; callers make it after their random draws.
+    """
+    return p <= 0.0
+
+
 def random_gain(wave: Tensor, p: float, max_db: float) -> Tensor:
     """Scale each example by a gain uniform in [-max_db, max_db] dB.
 
@@ -42,6 +53,8 @@ def random_gain(wave: Tensor, p: float, max_db: float) -> Tensor:
     batch = wave.shape[0]
     gate = bernoulli_gate(batch, p, wave.device)
     db = (torch.rand(batch, device=wave.device) * 2.0 - 1.0) * max_db
+    if skipped(p):
+        return wave
     factor = torch.pow(10.0, db / 20.0).to(wave.dtype)
     return torch.where(gate[:, None], wave * factor[:, None], wave)
 
@@ -59,6 +72,9 @@ def add_white_noise(wave: Tensor, p: float, snr_db: float) -> Tensor:
     """
     batch = wave.shape[0]
     gate = bernoulli_gate(batch, p, wave.device)
+    if skipped(p):
+        torch.randn_like(wave)  # the noise draw, so the RNG stream does not depend on p
+        return wave
     signal_power = wave.pow(2).mean(dim=-1, keepdim=True)  # [B, 1]
     noise_std = torch.sqrt(signal_power * 10.0 ** (-snr_db / 10.0))
     noise = torch.randn_like(wave) * noise_std
@@ -101,6 +117,8 @@ def mix_background(power: Tensor, p: float, max_ratio: float) -> Tensor:
     if batch < 2:
         return power
     shift = torch.randint(1, batch, (1,), device=power.device)
+    if skipped(p):
+        return power
     partner = (torch.arange(batch, device=power.device) + shift) % batch
     return mix_with(power, torch.where(gate, weight, torch.zeros_like(weight)), partner)
 
@@ -120,6 +138,8 @@ def pitch_shift(logmel: Tensor, p: float, max_bins: int) -> Tensor:
     batch, n_bands, n_frames = logmel.shape
     gate = bernoulli_gate(batch, p, logmel.device)
     shift = torch.randint(-max_bins, max_bins + 1, (batch,), device=logmel.device)
+    if skipped(p):
+        return logmel
     shift = torch.where(gate, shift, torch.zeros_like(shift))
     source = torch.arange(n_bands, device=logmel.device)[None, :] - shift[:, None]  # [B, F]
     valid = (source >= 0) & (source < n_bands)
@@ -148,6 +168,8 @@ def _band_mask(logmel: Tensor, p: float, max_width: int, axis: int) -> Tensor:
     shape = (batch, 1, n_frames) if axis == 2 else (batch, n_bands, 1)
     template = torch.ones(shape, device=logmel.device, dtype=logmel.dtype)
     band = torchaudio.functional.mask_along_axis_iid(template, mask_param, 0.0, axis) == 0
+    if skipped(p):
+        return logmel
     masked = band & gate[:, None, None]
     fill = logmel.mean(dim=(1, 2), keepdim=True)
     return torch.where(masked, fill, logmel)

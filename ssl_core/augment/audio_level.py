@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor
 
-from ssl_core.augment.audio import bernoulli_gate
+from ssl_core.augment.audio import bernoulli_gate, skipped
 
 FILTER_KINDS = ("lowpass", "highpass", "bandpass")  # kind codes 0, 1, 2 in ``filter_gains_db``
 TRANSITION_OCTAVES = 1.0  # width of the raised-cosine roll-off from 0 dB to full attenuation
@@ -52,6 +52,8 @@ def random_fader(wave: Tensor, p: float, max_db: float) -> Tensor:
     batch = wave.shape[0]
     gate = bernoulli_gate(batch, p, wave.device)
     gain_db = (torch.rand(batch, device=wave.device) * 2.0 - 1.0) * max_db
+    if skipped(p):
+        return wave
     return torch.where(gate[:, None], fade_with(wave, gain_db), wave)
 
 
@@ -125,5 +127,7 @@ def random_filter(power: Tensor, p: float, max_db: float, centres: Tensor) -> Te
     low, high = centres[0].log(), centres[-1].log()  # tensors: no host sync on CUDA
     cutoff = torch.exp(low + (high - low) * torch.rand(batch, device=device))
     attenuation = torch.rand(batch, device=device) * max_db
+    if skipped(p):
+        return power
     gains = filter_gains_db(centres, kind, cutoff, attenuation)
     return torch.where(gate[:, None, None], apply_band_gains(power, gains), power)

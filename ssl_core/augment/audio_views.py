@@ -96,6 +96,10 @@ class AudioViewMaker(nn.Module):
         """Spectrogram augmentations then standardisation: [B, F, T] -> [B, 1, F, T]."""
         cfg = self.cfg
         logmel = audio_warp.time_stretch(logmel, cfg.time_stretch_p, cfg.time_stretch_max)
+        # The mel matmul leaves the log-mel transposed in memory; time_stretch's torch.where
+        # returns it dense, and a skipped time_stretch (p = 0) must too: the means and std
+        # below add in memory order, so the layout decides their last bits (no-op if dense).
+        logmel = logmel.contiguous()
         logmel = audio_warp.spec_resized_crop(logmel, cfg.spec_crop_p, cfg.spec_crop_scale_min)
         logmel = audio.pitch_shift(logmel, cfg.pitch_shift_p, cfg.pitch_shift_bins)
         logmel = audio.time_mask(logmel, cfg.time_mask_p, cfg.time_mask_frames)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ssl_core.augment.audio import bernoulli_gate
+from ssl_core.augment.audio import bernoulli_gate, skipped
 from ssl_core.augment.image import crop_resize
 
 
@@ -66,6 +66,8 @@ def time_stretch(logmel: Tensor, p: float, max_stretch: float) -> Tensor:
     batch = logmel.shape[0]
     gate = bernoulli_gate(batch, p, logmel.device)
     rate = 1.0 + (torch.rand(batch, device=logmel.device) * 2.0 - 1.0) * max_stretch
+    if skipped(p):
+        return logmel
     return torch.where(gate[:, None, None], stretch_time(logmel, rate), logmel)
 
 
@@ -105,5 +107,7 @@ def spec_resized_crop(logmel: Tensor, p: float, scale_min: float) -> Tensor:
     batch, n_bands, n_frames = logmel.shape
     gate = bernoulli_gate(batch, p, logmel.device)
     boxes = sample_spec_boxes(batch, n_bands, n_frames, scale_min, logmel.device)
+    if skipped(p):
+        return logmel
     cropped = crop_resize(logmel.unsqueeze(1), boxes, (n_bands, n_frames)).squeeze(1)
     return torch.where(gate[:, None, None], cropped, logmel)
