@@ -242,3 +242,26 @@ scheduler: {name: none}
     finally:
         cluster.stop()
     assert not cluster.processes()
+
+
+def test_two_searches_at_once_on_one_machine_both_finish(tmp_path) -> None:
+    """Two local Rays on one machine: Ray Train's placement-group cleaner must find its own
+    cluster (it used to auto-detect, fail on 'multiple Ray instances', leak the group and
+    starve the next trial forever)."""
+    space = _space(tmp_path, """
+params:
+  method.temperature: {loguniform: [0.05, 1.0]}
+budget: {trials: 2, epochs: 2, max_concurrent: 1}
+scheduler: {name: none}
+""")
+    storage = tmp_path / "runs"
+    procs = [_launch(["--space", str(space), "--storage", str(storage), "--name", f"search{i}", "--cpus-per-trial", "1"])
+             for i in range(2)]
+    outs = [proc.communicate(timeout=900)[0] for proc in procs]
+    for proc, out in zip(procs, outs):
+        assert proc.returncode == 0, out[-4000:]
+    dashboards = {line for out in outs for line in out.splitlines() if line.startswith("Ray dashboard: ")}
+    assert len(dashboards) == 2, dashboards  # each search has its own Ray, and says where
+    for i in range(2):
+        rows = _rows(storage / f"search{i}")
+        assert len(rows) == 2 and all(r["status"] == "completed" for r in rows)

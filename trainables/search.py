@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +89,43 @@ def connect_cluster(address: str) -> ClusterResources:
     return resources
 
 
+def _free_loopback_port(preferred: int) -> int:
+    """``preferred`` if nothing listens on it on loopback, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError("no free loopback port for Ray's dashboard")
+
+
 def start_ray(plan: SearchPlan) -> None:
-    """Start a local Ray sized by the plan (``launch.py`` connects to clusters itself)."""
+    """Start a local Ray sized by the plan (``launch.py`` connects to clusters itself).
+
+    Ray Train's placement-group cleaner finds "its" cluster through the State API, which
+    auto-detects the address and fails when two local Rays run on one machine (two searches
+    at once): the leaked placement group then starves the next trial forever. Every actor of
+    this search is therefore told its dashboard's address (``RAY_API_SERVER_ADDRESS``); the
+    dashboard listens on 127.0.0.1, on Ray's usual 8265 when free.
+    """
     _pace_train_reports()
-    ray.init(resources={TRIAL_DRIVER: plan.concurrent}, include_dashboard=True,
-             configure_logging=True, log_to_driver=True)
+    for attempt in range(3):
+        # Another search starting at the same moment may take the port between the probe
+        # and Ray's bind: then Ray fails to start its dashboard, and a fresh port is tried.
+        port = _free_loopback_port(8265 if attempt == 0 else 0)
+        try:
+            ray.init(resources={TRIAL_DRIVER: plan.concurrent}, include_dashboard=True, dashboard_host="127.0.0.1",
+                     dashboard_port=port, configure_logging=True, log_to_driver=True,
+                     runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}})
+        except Exception:  # noqa: BLE001 - Ray raises a bare Exception when its dashboard cannot start
+            ray.shutdown()
+            if attempt == 2:
+                raise
+            continue
+        print(f"Ray dashboard: http://127.0.0.1:{port}", flush=True)
+        return
 
 
 def _scheduler(space: SearchSpace):

@@ -1,0 +1,254 @@
+"""Trainer throughput per method: the full training pipeline against the model's pure step.
+
+Per method, one model, optimiser and schedule (built as ``train`` builds them) serve two arms:
+
+* ``pipeline``: what training runs per step. The next batch from the trainer's DataLoader
+  (``data.num_workers`` worker processes reading 2 s crops from the decode cache), then
+  :func:`ssl_core.trainer.train_step`: to the device, on-device log-mel front end and
+  augmentation views, forward, loss, backward, optimiser and schedule step. Epochs roll over
+  as in the trainer (``set_epoch``, a new ``iter(loader)``), so a pipeline block that crosses
+  an epoch start pays the wait for that epoch's first batch.
+* ``pure``: :func:`ssl_core.trainer.optimise_step` (the same forward .. schedule step code) on
+  views made once from a real batch (two log-mel views ``[B, 1, n_mels, frames]``) and kept
+  in memory: no loader, no front end, no augmentation.
+
+``efficiency = pipeline samples/s / pure samples/s``; 1.0 means the data side costs nothing.
+
+The machine may be shared and its load comes in bursts, so the arms run side by side: after a
+warm-up (the first batch, worker start-up and first allocations: ``--warmup`` pipeline steps,
+untimed), each of ``--rounds`` rounds times ``--steps`` pipeline steps and ``--steps`` pure
+steps, the order alternating between rounds (ABBA), plus one view-maker call on the kept
+batch. samples/s are medians over rounds; ``efficiency`` is the median over rounds of the
+ratio within a round (its two blocks ran seconds apart), ``[min-max]`` its spread;
+``data wait`` is the share of pipeline time spent blocked on ``next(loader)``; ``views`` the
+share a view-maker call (front end + augmentations) takes of a pipeline step.
+
+Defaults: every method in ``ssl_core.methods.METHODS``, resnet10t, global batch 64, 2 s crops
+at 16 kHz, the embedded birdsong set, ``data.num_workers`` as in the config (2), torch's
+default thread count (what ``train`` runs with; ``--threads`` to change it). Generate the data
+once (or point at a cache that has it) and run from the repository root:
+
+    SSL_SEARCH_CACHE=.cache/test-data python bench/pipeline.py [--methods simclr byol]
+        [--rounds 2] [--steps 2] [--warmup 1] [--threads 0] [--set data.num_workers=2 ...]
+
+About 9 minutes with the defaults on 2 shared CPU cores (one pipeline or pure step of
+resnet10t at batch 64 takes 3-8 s there, depending on the load).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ssl_core.config import Config, load_config
+from ssl_core.data_pipeline import DataBundle, build_data
+from ssl_core.methods import METHODS
+from ssl_core.optim import build_optimizer, build_scheduler
+from ssl_core.trainer import (build_model, make_views, optimise_step, resolve_device, train_step,
+                              use_channels_last)
+
+#: long enough that the warm-up + cosine schedule never ends inside a bench (lr stays sane)
+BENCH_EPOCHS = 1000
+
+
+@dataclass
+class Rounds:
+    """Per-round measurements of one method (seconds, one entry per round)."""
+
+    batch: int
+    pipeline_s: list[float] = field(default_factory=list)  # a block of `steps` pipeline steps
+    pure_s: list[float] = field(default_factory=list)  # a block of `steps` pure steps
+    wait_s: list[float] = field(default_factory=list)  # of pipeline_s: blocked on next(loader)
+    views_s: list[float] = field(default_factory=list)  # one view-maker call
+    steps: int = 1
+
+    def pipeline_rate(self) -> float:
+        return statistics.median(self.batch * self.steps / s for s in self.pipeline_s)
+
+    def pure_rate(self) -> float:
+        return statistics.median(self.batch * self.steps / s for s in self.pure_s)
+
+    def ratios(self) -> list[float]:
+        """Per-round efficiency: pure time over pipeline time for the same number of steps."""
+        return [u / p for p, u in zip(self.pipeline_s, self.pure_s)]
+
+    def efficiency(self) -> float:
+        return statistics.median(self.ratios())
+
+    def wait_share(self) -> float:
+        return sum(self.wait_s) / sum(self.pipeline_s)
+
+    def views_share(self) -> float:
+        return statistics.median(self.views_s) / (statistics.median(self.pipeline_s) / self.steps)
+
+
+class Bench:
+    """The trainer's objects for one method, and the two arms as methods that time a block."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg)
+        torch.manual_seed(cfg.train.seed)
+        self.data: DataBundle = build_data(cfg, 0, 1, self.device)
+        self.method = build_model(cfg, self.data, self.device)
+        self.optimizer = build_optimizer(self.method, cfg.optim, cfg.data.batch_size)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.data.steps_per_epoch, cfg.train.epochs)
+        self.total_steps = self.data.steps_per_epoch * cfg.train.epochs
+        self.channels_last = use_channels_last(cfg, self.device)
+        self.method.train()
+        self.epoch, self.step_in_epoch = -1, 0
+        self.batches = None
+        self.kept: tuple[torch.Tensor, torch.Tensor] | None = None  # a loader batch (x, labels)
+        self.views: list[torch.Tensor] = []  # its views, made once: the pure arm's input
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trainer's loop: a new epoch (``set_epoch``, ``iter``) after ``steps_per_epoch`` batches."""
+        if self.batches is None or self.step_in_epoch >= self.data.steps_per_epoch:
+            self.epoch += 1
+            self.step_in_epoch = 0
+            self.data.train_sampler.set_epoch(self.epoch)
+            self.batches = iter(self.data.train_loader)
+        return next(self.batches)
+
+    def pipeline(self, steps: int) -> tuple[float, float]:
+        """``steps`` training steps from the loader: (total seconds, seconds waiting for batches)."""
+        waited, start = 0.0, time.perf_counter()
+        for _ in range(steps):
+            before = time.perf_counter()
+            x, labels = self._next_batch()
+            waited += time.perf_counter() - before
+            if self.kept is None:
+                self.kept = (x, labels)
+                self.views = make_views(self.data, x.to(self.device), self.channels_last)
+            train_step(self.cfg, self.data, self.method, self.method, self.optimizer, self.scheduler, self.device,
+                       x, labels, epoch=self.epoch, step_in_epoch=self.step_in_epoch, total_steps=self.total_steps)
+            self.step_in_epoch += 1
+        self._sync()
+        return time.perf_counter() - start, waited
+
+    def pure(self, steps: int) -> float:
+        """``steps`` optimiser steps on the kept views: seconds."""
+        labels = self.kept[1].to(self.device)
+        # The schedule's step: where the pipeline arm is (the pure arm does not advance it).
+        global_step = self.epoch * self.data.steps_per_epoch + self.step_in_epoch
+        start = time.perf_counter()
+        for _ in range(steps):
+            optimise_step(self.cfg, self.method, self.method, self.optimizer, self.scheduler, self.device,
+                          self.views, labels, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+                          global_step=global_step, total_steps=self.total_steps)
+        self._sync()
+        return time.perf_counter() - start
+
+    def views_only(self) -> float:
+        """One view-maker call (front end + augmentations) on the kept batch: seconds."""
+        x = self.kept[0].to(self.device)
+        start = time.perf_counter()
+        make_views(self.data, x, self.channels_last)
+        self._sync()
+        return time.perf_counter() - start
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def close(self) -> None:
+        # Persistent loader workers live as long as the loader's iterator: end them now,
+        # so they do not share the cores with the next method's measurement.
+        iterator = getattr(self.data.train_loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.batches = None
+
+
+def bench_config(method: str, batch: int, crop_seconds: float, backbone: str, device: str,
+                 overrides: list[str]) -> Config:
+    """The trainer's config for ``method`` (``load_config(None, overrides)``), bench settings first."""
+    return load_config(None, [f"method.name={method}", f"data.batch_size={batch}",
+                              f"data.crop_seconds={crop_seconds}", f"model.backbone={backbone}",
+                              f"train.device={device}", f"train.epochs={BENCH_EPOCHS}", "train.progress=off",
+                              *overrides])
+
+
+def measure(cfg: Config, rounds: int, steps: int, warmup: int) -> Rounds:
+    """Warm up, then ``rounds`` ABBA rounds of ``steps`` pipeline and ``steps`` pure steps."""
+    bench = Bench(cfg)
+    try:
+        bench.pipeline(max(warmup, 1))  # also keeps the batch whose views the pure arm uses
+        result = Rounds(batch=cfg.data.batch_size, steps=steps)
+        for r in range(rounds):
+            order = ("pipeline", "pure") if r % 2 == 0 else ("pure", "pipeline")
+            for arm in order:
+                if arm == "pipeline":
+                    seconds, waited = bench.pipeline(steps)
+                    result.pipeline_s.append(seconds)
+                    result.wait_s.append(waited)
+                else:
+                    result.pure_s.append(bench.pure(steps))
+            result.views_s.append(bench.views_only())
+        return result
+    finally:
+        bench.close()
+        del bench
+        gc.collect()
+
+
+def format_table(rows: list[tuple[str, Rounds]]) -> str:
+    header = (f"{'method':<10} | {'pipeline samples/s':>18} | {'pure samples/s':>14} | {'efficiency':>10} | "
+              f"{'[min-max]':>11} | {'data wait':>9} | {'views':>6}")
+    lines = [header, "-" * len(header)]
+    for name, r in rows:
+        ratios = r.ratios()
+        lines.append(f"{name:<10} | {r.pipeline_rate():>18.2f} | {r.pure_rate():>14.2f} | {r.efficiency():>10.3f} | "
+                     f"{min(ratios):>5.2f}-{max(ratios):<5.2f} | {r.wait_share():>8.1%} | {r.views_share():>5.1%}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
+                        help=f"methods to measure (default: all of {', '.join(METHODS)})")
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds per method (medians over them)")
+    parser.add_argument("--steps", type=int, default=2, help="steps per arm per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed pipeline steps first (at least 1)")
+    parser.add_argument("--batch", type=int, default=64, help="global batch (data.batch_size)")
+    parser.add_argument("--crop-seconds", type=float, default=2.0, help="data.crop_seconds")
+    parser.add_argument("--backbone", default="resnet10t", help="model.backbone (a timm name)")
+    parser.add_argument("--device", default="cpu", help="train.device: cpu, cuda, auto")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch.set_num_threads in the main process (0: torch's default, as train runs)")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="more config overrides, e.g. data.num_workers=0 augment.spec_crop_p=0.5")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.steps < 1:
+        parser.error("--rounds and --steps must be >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    first = bench_config(args.methods[0], args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    frames = round(first.data.crop_seconds * first.data.sample_rate) // first.frontend.hop_length + 1
+    print(f"{first.data.dataset}: batch {first.data.batch_size}, {first.data.crop_seconds:g} s crops at "
+          f"{first.data.sample_rate} Hz -> views [{first.data.batch_size}, 1, {first.frontend.n_mels}, {frames}], "
+          f"{first.model.backbone} on {first.train.device}; loader workers {first.data.num_workers}, torch threads "
+          f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {load:.1f}; {args.rounds} rounds x "
+          f"{args.steps} steps per arm, {max(args.warmup, 1)} warm-up", flush=True)
+    rows: list[tuple[str, Rounds]] = []
+    started = time.perf_counter()
+    for name in args.methods:
+        cfg = bench_config(name, args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
+        t0 = time.perf_counter()
+        rows.append((name, measure(cfg, args.rounds, args.steps, args.warmup)))
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(format_table(rows))
+    print(f"wall {time.perf_counter() - started:.0f} s, load average {load:.1f} at the end")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
