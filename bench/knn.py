@@ -115,6 +115,10 @@ def explain_mismatches(emb: Embeddings, k: int, rows: np.ndarray, ours: np.ndarr
     return lines
 
 
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def timed(run: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     out = run()
@@ -134,6 +138,7 @@ class Row:
     mismatches: int
     top1: float
     route: str
+    load: float  # 1-minute load average when the row finished
     notes: list[str]
 
 
@@ -167,18 +172,19 @@ def compare(n_bank: int, n_query: int, dim: int, k: int, repeats: int, inner: in
     notes = explain_mismatches(emb, k, differ, preds["ours"], preds["sklearn"]) if differ.size else []
     return Row(n_bank, n_query, dim, *(statistics.median(sum(runs[n], [])) for n in jobs),
                speedup("ours"), speedup("weighted"), int(differ.size),
-               100.0 * float(np.mean(preds["sklearn"] == emb.query_labels)), route(emb, k), notes)
+               100.0 * float(np.mean(preds["sklearn"] == emb.query_labels)), route(emb, k), load_average(),
+               notes)
 
 
 def format_table(rows: list[Row]) -> str:
     header = (f"{'bank':>7} | {'queries':>7} | {'D':>4} | {'sklearn s':>9} | {'ours s':>7} | "
               f"{'speedup':>7} | {'ours w. s':>9} | {'w. speedup':>10} | {'mismatches':>10} | "
-              f"{'top-1 %':>7} | route")
+              f"{'top-1 %':>7} | {'route':<8} | load")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r.n_bank:>7} | {r.n_query:>7} | {r.dim:>4} | {r.sklearn_s:>9.3f} | {r.ours_s:>7.3f} | "
                      f"{r.speedup:>6.1f}x | {r.weighted_s:>9.3f} | "
-                     f"{r.weighted_speedup:>9.1f}x | {r.mismatches:>10} | {r.top1:>7.1f} | {r.route}")
+                     f"{r.weighted_speedup:>9.1f}x | {r.mismatches:>10} | {r.top1:>7.1f} | {r.route:<8} | {r.load:.1f}")
         lines.extend(r.notes)
     return "\n".join(lines)
 
@@ -203,13 +209,14 @@ def main() -> int:
     if args.quick:
         args.banks, args.dims, args.queries, args.repeats = [10000, 50000], [128], 1000, 3
     torch.set_num_threads(args.threads)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"kNN k={args.k}, C={NUM_CLASSES} long-tailed classes, float32; threads {args.threads} "
           f"(torch {torch.__version__}, scikit-learn {sklearn.__version__}), {os.cpu_count()} CPUs, "
-          f"load average {load:.1f}; {args.repeats} side-by-side repeats (ours run {args.inner}x in each); "
+          f"load average {load_average():.1f}; {args.repeats} side-by-side repeats (ours run {args.inner}x in each); "
           f"seconds: medians; speedup: median over repeats of sklearn s / ours s in the same repeat")
     rows = []
     with threadpool_limits(limits=args.threads):
+        warm = make_embeddings(20000, 100, 16, seed=args.seed + 1)  # library and thread-pool start-up
+        sklearn_predict(warm, args.k), ours_predict(warm, args.k, weighted=True)
         for dim in args.dims:
             for n_bank in args.banks:
                 rows.append(compare(n_bank, args.queries, dim, args.k, args.repeats, args.inner, args.seed,

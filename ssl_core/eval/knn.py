@@ -36,7 +36,7 @@ _BF16_MIN_BANK = 16384
 # bench/knn.py (k=20: 30-50 candidates, rarely above 80); the rest retry with 4x as many, and
 # queries that would need more than Nb / 8 take the exact float32 pass.
 _BF16_CAND_FACTOR, _BF16_CAND_EXTRA = 3, 40
-_GATHER_ELEMS = 1 << 22  # float32 elements per re-scoring block (16 MiB: stays in L3)
+_GATHER_ELEMS = 1 << 23  # float32 elements per re-scoring block (32 MiB, about L3)
 
 
 def _check_labels(labels: torch.Tensor, n: int, num_classes: int, name: str) -> None:
@@ -143,7 +143,7 @@ def _bf16_bank(bank_n: torch.Tensor) -> _Bank:
     bank_b = bank_n.to(torch.bfloat16)
     err = bank_n.new_empty(nb)
     norm = bank_n.new_empty(nb)
-    block = max(1, 4 * _GATHER_ELEMS // bank_n.shape[1])
+    block = max(1, 2 * _GATHER_ELEMS // bank_n.shape[1])
     buf = bank_n.new_empty(block, bank_n.shape[1])  # reused: fresh ones would page-fault
     for s in range(0, nb, block):
         rows = bank_n[s : s + block]
@@ -179,8 +179,12 @@ def _topk_bf16_candidates(
     candidates), "wider" (a longer list did), "exact" (the float32 matmul).
     """
     nb, d = bank.n.shape
+    m = _BF16_CAND_FACTOR * k + _BF16_CAND_EXTRA  # first candidate list per query
+    if 8 * m > nb:  # too small a bank for candidates to pay off
+        _count(stats, "exact", q.shape[0])
+        return (q @ bank.n.T).topk(k, dim=1)
     q_b = q.to(torch.bfloat16)
-    q_err = torch.linalg.vector_norm(q - q_b.float(), dim=1)  # [B]
+    q_err = torch.linalg.vector_norm(q - q_b, dim=1)  # [B]; q~ is exact in float32
     q_norm = torch.linalg.vector_norm(q, dim=1)
     gamma = 2 * d * _U_FP32 / (1 - 2 * d * _U_FP32)  # float32 dot of d terms, with margin
     eps = (
@@ -189,40 +193,62 @@ def _topk_bf16_candidates(
         + gamma * (q_norm + q_err) * bank.bf16_norm_max  # bfloat16 matmul's accumulation
         + gamma * q_norm * bank.norm_max  # float32 re-scoring
     ) * 1.01 + 1e-6  # [B]; margin for the float32 evaluation of the bound itself
-    w = _U_BF16 / (1 - _U_BF16) * 1.01
 
+    # Few, large operations: on a CPU shared with other processes every parallel region can
+    # wait for a time slice, so the common case (all queries covered) takes the short path.
     approx = q_b @ bank.bf16.T  # [B, Nb] bfloat16, float32 accumulation inside oneDNN
+    a_val, a_idx = approx.topk(m, dim=1)  # [B, m], sorted descending
+    thr = _candidate_threshold(a_val, k, eps)
+    # Every item outside the m kept has a <= a_val[:, -1]; below thr it cannot be a neighbour.
+    covered = a_val[:, -1] < thr
+    if bool(covered.all()):
+        _count(stats, "first", q.shape[0])
+        return _rescore(q, bank.n, a_val, a_idx, thr, k)
+
     top_sim = q.new_empty(q.shape[0], k)
     top_idx = torch.empty(q.shape[0], k, dtype=torch.int64, device=q.device)
-    pending = None  # rows still to do; None: all (skips copying approx on the first round)
-    m = _BF16_CAND_FACTOR * k + _BF16_CAND_EXTRA
-    while pending is None or pending.numel():
-        rows = torch.arange(q.shape[0], device=q.device) if pending is None else pending
+    rows = torch.arange(q.shape[0], device=q.device)
+    route = "first"
+    while True:
+        done = covered.nonzero().flatten()  # positions in `rows`
+        if done.numel():
+            top_sim[rows[done]], top_idx[rows[done]] = _rescore(
+                q[rows[done]], bank.n, a_val[done], a_idx[done], thr[done], k
+            )
+            _count(stats, route, done.numel())
+        rows, m, route = rows[~covered], 4 * m, "wider"  # the rest: a 4x longer list
+        if not rows.numel():
+            return top_sim, top_idx
         if 8 * m > nb:  # too many near-ties for candidates to pay off: exact float32 pass
             top_sim[rows], top_idx[rows] = (q[rows] @ bank.n.T).topk(k, dim=1)
             _count(stats, "exact", rows.numel())
-            break
-        a_val, a_idx = (approx if pending is None else approx[pending]).topk(m, dim=1)  # sorted
-        a_val = a_val.float()
-        t = a_val[:, k - 1]
-        y = t - w * t.abs() - 2 * eps[rows]
-        thr = torch.where(y >= 0, y / (1 + w), y / (1 - w))  # solves thr + w|thr| = y
-        # Every item outside the m kept has a <= a_val[:, -1]; below thr it cannot be a neighbour.
+            return top_sim, top_idx
+        a_val, a_idx = approx[rows].topk(m, dim=1)
+        thr = _candidate_threshold(a_val, k, eps[rows])
         covered = a_val[:, -1] < thr
-        n_covered = int(covered.sum())
-        done, q_done = rows, (q if pending is None else q[rows])
-        if n_covered < rows.numel():  # else (the common case) no boolean-mask copies
-            done, q_done = rows[covered], q[rows[covered]]
-            a_val, a_idx, thr = a_val[covered], a_idx[covered], thr[covered]
-        if n_covered:
-            c = int((a_val >= thr[:, None]).sum(dim=1).max())  # >= k since thr < t
-            cand = a_idx[:, :c]  # [r, c]; sorted, so each row's candidates come first
-            sim = _candidate_sims(q_done, bank.n, cand)  # [r, c] float32
-            v, j = sim.topk(k, dim=1)
-            top_sim[done], top_idx[done] = v, cand.gather(1, j)
-            _count(stats, "first" if pending is None else "wider", n_covered)
-        pending, m = rows[~covered], 4 * m  # the rest: a wider candidate list
-    return top_sim, top_idx
+
+
+def _candidate_threshold(a_val: torch.Tensor, k: int, eps: torch.Tensor) -> torch.Tensor:
+    """thr [r] with thr + w|thr| = t - w|t| - 2 eps, t the k-th largest of a_val [r, m]."""
+    w = _U_BF16 / (1 - _U_BF16) * 1.01
+    t = a_val[:, k - 1].float()
+    y = t - w * t.abs() - 2 * eps
+    return torch.where(y >= 0, y / (1 + w), y / (1 - w))
+
+
+def _rescore(
+    q: torch.Tensor,
+    bank_n: torch.Tensor,
+    a_val: torch.Tensor,
+    a_idx: torch.Tensor,
+    thr: torch.Tensor,
+    k: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 top-k of q [r, D] among its candidates (a_val >= thr; a_val sorted) -> 2x [r, k]."""
+    c = int((a_val >= thr[:, None]).sum(dim=1).max())  # >= k since thr < t
+    cand = a_idx[:, :c]  # [r, c]: sorted, so each row's candidates come first
+    v, j = _candidate_sims(q, bank_n, cand).topk(k, dim=1)
+    return v, cand.gather(1, j)
 
 
 def _count(stats: dict[str, int] | None, key: str, n: int) -> None:
@@ -236,8 +262,8 @@ def _candidate_sims(q: torch.Tensor, bank_n: torch.Tensor, cand: torch.Tensor) -
     d = q.shape[1]
     out = q.new_empty(r, c, 1)
     step = max(1, _GATHER_ELEMS // (c * d))
-    # One reused gather buffer [step * c, D]: it stays in cache, and fresh allocations of
-    # this size would cost a page fault per 4 KiB, more than the gather itself.
+    # One reused gather buffer [step * c, D]: fresh allocations of this size would page-fault
+    # every 4 KiB, which costs more than the gather; few blocks mean few parallel regions.
     buf = bank_n.new_empty(step * c, d)
     for s in range(0, r, step):
         n = min(step, r - s)
