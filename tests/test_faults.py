@@ -216,7 +216,7 @@ def test_a_lost_node_s_trial_is_rescheduled_and_finishes(tmp_path, data_cache, b
     space = _space(tmp_path, """
 params:
   method.temperature: {loguniform: [0.05, 1.0]}
-budget: {trials: 2, epochs: 4, max_concurrent: 2}
+budget: {trials: 2, epochs: 6, max_concurrent: 2}
 scheduler: {name: none}
 """)
     cluster = LocalRayCluster(tmp_path / "cluster", extra_env={"SSL_SEARCH_CACHE": str(data_cache)})
@@ -224,8 +224,9 @@ scheduler: {name: none}
         cluster.start_head(cpus=1, resources={"trial_driver": 2})
         cluster.add_node("node-b", cpus=1)
         storage = tmp_path / "runs"
+        # Epochs long enough (10 steps) that the node dies while both trials still train.
         proc = _launch(["--space", str(space), "--address", cluster.address, "--storage", str(storage),
-                        "--name", "lost-node"], env=cluster.client_env())
+                        "--name", "lost-node", "--override", "train.max_steps_per_epoch=10"], env=cluster.client_env())
         experiment = storage / "lost-node"
         trials = lambda: _trial_dirs(experiment)  # noqa: E731
         _wait_for(lambda: len(trials()) == 2 and all(_max_epoch(t) >= 1 for t in trials()), 900, proc)
