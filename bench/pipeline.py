@@ -24,15 +24,19 @@ ratio within a round (its two blocks ran seconds apart), ``[min-max]`` its sprea
 share a view-maker call (front end + augmentations) takes of a pipeline step.
 
 Defaults: every method in ``ssl_core.methods.METHODS``, resnet10t, global batch 64, 2 s crops
-at 16 kHz, the embedded birdsong set, ``data.num_workers`` as in the config (2), torch's
-default thread count (what ``train`` runs with; ``--threads`` to change it). Generate the data
-once (or point at a cache that has it) and run from the repository root:
+at 16 kHz, the embedded birdsong set, ``data.num_workers`` as in the config (2), and torch
+threads in the main process = the CPUs left after one per loader worker, at least 1
+(``--threads 0``: torch's default, one per core, which is what ``train`` itself uses). On 2
+cores that is 1 thread: on a shared 2-core machine two threads wait for each other at every
+op whenever another process holds a core, which made a step 3-4x slower and the per-round
+ratio spread from 0.5 to 1.3 (both arms; see the issue 7 report). Generate the data once (or
+point at a cache that has it) and run from the repository root:
 
     SSL_SEARCH_CACHE=.cache/test-data python bench/pipeline.py [--methods simclr byol]
-        [--rounds 2] [--steps 2] [--warmup 1] [--threads 0] [--set data.num_workers=2 ...]
+        [--rounds 3] [--steps 2] [--warmup 1] [--threads N] [--set data.num_workers=2 ...]
 
-About 9 minutes with the defaults on 2 shared CPU cores (one pipeline or pure step of
-resnet10t at batch 64 takes 3-8 s there, depending on the load).
+About 6-7 minutes with the defaults on 2 shared CPU cores (a step of resnet10t at batch 64
+takes ~3.3 s there on one thread).
 """
 from __future__ import annotations
 
@@ -93,12 +97,16 @@ class Bench:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.device = resolve_device(cfg)
+        # Built and seeded as ``train`` does (rank 0 of 1), so the pipeline arm's first steps are
+        # the first steps of ``train(cfg)``, loss for loss (tests/test_bench_pipeline.py).
         torch.manual_seed(cfg.train.seed)
         self.data: DataBundle = build_data(cfg, 0, 1, self.device)
         self.method = build_model(cfg, self.data, self.device)
         self.optimizer = build_optimizer(self.method, cfg.optim, cfg.data.batch_size)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.data.steps_per_epoch, cfg.train.epochs)
         self.total_steps = self.data.steps_per_epoch * cfg.train.epochs
+        torch.manual_seed(cfg.train.seed * 1000 + 1)
+        self.losses: list[float] = []  # the pipeline arm's, in order
         self.channels_last = use_channels_last(cfg, self.device)
         self.method.train()
         self.epoch, self.step_in_epoch = -1, 0
@@ -122,12 +130,17 @@ class Bench:
             before = time.perf_counter()
             x, labels = self._next_batch()
             waited += time.perf_counter() - before
+            loss, _ = train_step(self.cfg, self.data, self.method, self.method, self.optimizer, self.scheduler,
+                                 self.device, x, labels, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+                                 total_steps=self.total_steps)
+            self.losses.append(loss)
+            self.step_in_epoch += 1
             if self.kept is None:
                 self.kept = (x, labels)
-                self.views = make_views(self.data, x.to(self.device), self.channels_last)
-            train_step(self.cfg, self.data, self.method, self.method, self.optimizer, self.scheduler, self.device,
-                       x, labels, epoch=self.epoch, step_in_epoch=self.step_in_epoch, total_steps=self.total_steps)
-            self.step_in_epoch += 1
+                # On a forked RNG: the pipeline arm's augmentations stay the trainer's.
+                cuda = [self.device] if self.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=cuda):
+                    self.views = make_views(self.data, x.to(self.device), self.channels_last)
         self._sync()
         return time.perf_counter() - start, waited
 
@@ -163,6 +176,15 @@ class Bench:
         if iterator is not None and hasattr(iterator, "_shutdown_workers"):
             iterator._shutdown_workers()
         self.batches = None
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_threads(num_workers: int) -> int:
+    """One CPU per loader worker, the rest to torch in the main process (at least one thread)."""
+    return max(1, usable_cpus() - num_workers)
 
 
 def bench_config(method: str, batch: int, crop_seconds: float, backbone: str, device: str,
@@ -212,30 +234,31 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
                         help=f"methods to measure (default: all of {', '.join(METHODS)})")
-    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds per method (medians over them)")
+    parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds per method (medians over them)")
     parser.add_argument("--steps", type=int, default=2, help="steps per arm per round")
     parser.add_argument("--warmup", type=int, default=1, help="untimed pipeline steps first (at least 1)")
     parser.add_argument("--batch", type=int, default=64, help="global batch (data.batch_size)")
     parser.add_argument("--crop-seconds", type=float, default=2.0, help="data.crop_seconds")
     parser.add_argument("--backbone", default="resnet10t", help="model.backbone (a timm name)")
     parser.add_argument("--device", default="cpu", help="train.device: cpu, cuda, auto")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch.set_num_threads in the main process (0: torch's default, as train runs)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in the main process (default: CPUs minus loader workers, >= 1; "
+                             "0: torch's default, as train runs)")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="more config overrides, e.g. data.num_workers=0 augment.spec_crop_p=0.5")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.steps < 1:
         parser.error("--rounds and --steps must be >= 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
     first = bench_config(args.methods[0], args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
+    threads = default_threads(first.data.num_workers) if args.threads is None else args.threads
+    if threads:
+        torch.set_num_threads(threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     frames = round(first.data.crop_seconds * first.data.sample_rate) // first.frontend.hop_length + 1
     print(f"{first.data.dataset}: batch {first.data.batch_size}, {first.data.crop_seconds:g} s crops at "
           f"{first.data.sample_rate} Hz -> views [{first.data.batch_size}, 1, {first.frontend.n_mels}, {frames}], "
           f"{first.model.backbone} on {first.train.device}; loader workers {first.data.num_workers}, torch threads "
-          f"{torch.get_num_threads()}, {os.cpu_count()} CPUs, load average {load:.1f}; {args.rounds} rounds x "
+          f"{torch.get_num_threads()}, {usable_cpus()} CPUs, load average {load:.1f}; {args.rounds} rounds x "
           f"{args.steps} steps per arm, {max(args.warmup, 1)} warm-up", flush=True)
     rows: list[tuple[str, Rounds]] = []
     started = time.perf_counter()

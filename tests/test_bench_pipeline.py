@@ -1,0 +1,93 @@
+"""bench/pipeline.py at tiny sizes: its pipeline arm is the trainer's training step (the same
+losses as ``train``), and the script prints a table whose efficiency is pipeline over pure
+throughput. Speed itself is the bench's job, not this."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssl_core.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(batch=8, crop_seconds=0.5, backbone="resnet10t", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_pipeline", REPO / "bench" / "pipeline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_pipeline"] = module  # dataclasses resolve their module through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def one_thread():
+    # Tiny steps on a shared 2-core machine: two threads mostly wait for each other.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_pipeline_arm_is_the_trainers_step(bench, birdsong_root, tmp_path, one_thread):
+    """The first pipeline steps give the losses ``train(cfg)`` logs for its first steps."""
+    cfg = bench.bench_config("byol", **TINY, overrides=["data.num_workers=1", "eval.before_training=false"])
+    trained: list[float] = []
+
+    def record(step: int, loss: float, logs: dict) -> None:
+        trained.append(loss)
+        if len(trained) == 3:
+            raise _Stop  # three steps are enough; skip the epoch's evaluation
+
+    with pytest.raises(_Stop):
+        train(cfg, run_dir=tmp_path / "run", step_callback=record)
+    run = bench.Bench(cfg)
+    try:
+        seconds, waited = run.pipeline(3)
+        pure = run.pure(2)
+    finally:
+        run.close()
+    assert run.losses == trained  # bit for bit: same seeds, batches, views and optimiser steps
+    assert 0.0 <= waited <= seconds and pure > 0.0
+    assert [v.shape for v in run.views] == [torch.Size([8, 1, 64, 51])] * 2  # [B, 1, n_mels, 0.5 s / 10 ms + 1]
+
+
+@pytest.mark.slow  # ~10 s alone, 20-35 s on the shared 2 cores: a fresh interpreter imports torch
+def test_script_prints_the_ratio(birdsong_root):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "pipeline.py"), "--methods", "supervised", "--batch", "8",
+         "--crop-seconds", "0.5", "--rounds", "1", "--steps", "1", "--threads", "1", "--set", "data.num_workers=1"],
+        capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)}, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
+            for line in out.stdout.splitlines() if re.match(r"supervised +\|", line)}
+    assert set(rows) == {"supervised"}
+    for pipeline, pure, efficiency, spread, wait, views in rows.values():
+        # One round: the efficiency is exactly that round's pipeline over pure throughput.
+        assert float(efficiency) == pytest.approx(float(pipeline) / float(pure), rel=0.02, abs=0.002)
+        assert spread == f"{float(efficiency):.2f}-{float(efficiency):.2f}".replace(" ", "")
+        assert 0.0 <= float(wait.rstrip("%")) <= 100.0 and float(views.rstrip("%")) > 0.0
+    assert "loader workers 1, torch threads 1" in out.stdout
+
+
+def test_rounds_summary(bench):
+    r = bench.Rounds(batch=10, steps=2, pipeline_s=[2.0, 4.0, 3.0], pure_s=[1.0, 2.0, 3.0],
+                     wait_s=[0.9, 0.0, 0.0], views_s=[0.5, 0.1, 0.3])
+    assert r.pipeline_rate() == pytest.approx(20 / 3)  # samples/s per round: 10, 5, 6.67
+    assert r.pure_rate() == pytest.approx(10.0)  # 20, 10, 6.67
+    assert r.ratios() == pytest.approx([0.5, 0.5, 1.0]) and r.efficiency() == pytest.approx(0.5)
+    assert r.wait_share() == pytest.approx(0.1)  # 0.9 s of 9 s
+    assert r.views_share() == pytest.approx(0.3 / 1.5)  # median view call over a median step
