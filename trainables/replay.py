@@ -11,6 +11,7 @@ Used by ``bench/search_efficiency.py``; ``ray`` may only be imported under ``tra
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -148,6 +149,8 @@ def _curve_trainable(table: CurveTable):
 def start_local_ray(num_cpus: int = 2) -> None:
     """A small local Ray for replays (no dashboard: these trials start no Train worker groups)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "study created" line per replay otherwise
+    # _searcher passes seed= beside a seeded sampler; Ray warns that it uses the sampler's (same seed).
+    logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
     if not ray.is_initialized():
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
 
