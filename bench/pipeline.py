@@ -35,8 +35,8 @@ point at a cache that has it) and run from the repository root:
     SSL_SEARCH_CACHE=.cache/test-data python bench/pipeline.py [--methods simclr byol]
         [--rounds 3] [--steps 2] [--warmup 1] [--threads N] [--set data.num_workers=2 ...]
 
-About 6-7 minutes with the defaults on 2 shared CPU cores (a step of resnet10t at batch 64
-takes ~3.3 s there on one thread).
+About 6 minutes with the defaults on 2 CPU cores at load average ~2 (a step of resnet10t at
+batch 64 takes 2-3.5 s on one thread), 12 minutes when other jobs keep the load at 8.
 """
 from __future__ import annotations
 
