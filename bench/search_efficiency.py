@@ -24,6 +24,8 @@ are measured once, then every strategy is replayed against them over many seeds 
    ``grid`` every grid temperature once, in a seeded random order, every trial to the end.
    Compute = epochs trained = results reported, counted in the order Tune received them
    (a trial ASHA stops counts only the epochs it reported; epoch 0 trains nothing).
+   Two trials at a time interleave by timing, so those numbers move by a few epochs between
+   reruns; ``--concurrent 1`` replays deterministically (same seeds, same numbers).
 
 "Small scale", measured before choosing (2 cores shared with other jobs, load 3-8): the
 space's birdsong data took ~40 s per epoch (a 12 x 6 table: ~50 min at that pace) and its val

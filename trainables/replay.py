@@ -108,13 +108,6 @@ class ReplayRun:
     def best(self) -> float:
         return max((value for _, _, value in self.timeline), default=-math.inf)
 
-    def epochs_by_trial(self) -> dict[str, int]:
-        """Epochs each trial reported (its last epoch), in the order trials first reported."""
-        out: dict[str, int] = {}
-        for trial_id, epoch, _ in self.timeline:
-            out[trial_id] = epoch
-        return out
-
     def compute_to_reach(self, target: float) -> int | None:
         """Epochs trained when the best value so far first reaches ``target``; None if never."""
         for spent, (_, _, value) in enumerate(self.timeline, start=1):
@@ -136,12 +129,10 @@ class _Timeline(tune.Callback):
 
 
 def _curve_trainable(table: CurveTable):
-    temperatures, curves, param, metric = table.temperatures, table.curves, table.param, table.metric
-
     def report_curve(config: dict[str, Any]) -> None:
-        index = int(np.argmin(np.abs(np.log(np.asarray(temperatures)) - math.log(config[param]))))
-        for epoch, value in enumerate(curves[index], start=1):
-            tune.report({metric: value, "epoch": epoch, GRID_INDEX: index})
+        index = table.nearest(config[table.param])
+        for epoch, value in enumerate(table.curves[index], start=1):
+            tune.report({table.metric: value, "epoch": epoch, GRID_INDEX: index})
 
     return report_curve
 

@@ -104,6 +104,19 @@ class _Bank:
     bf16: torch.Tensor | None = None  # [Nb, D] n rounded to bfloat16; None: exact route only
     err_max: float = 0.0  # max_j ||n_j - bf16_j||
     norm_max: float = 0.0  # max_j ||n_j||
+    _scores: torch.Tensor | None = None  # reused [B, Nb] bfloat16 output of the coarse matmul
+
+    def coarse_scores(self, q_b: torch.Tensor) -> torch.Tensor:
+        """q_b [B, D] bfloat16 @ bf16.T -> [B, Nb] bfloat16, written into one reused buffer.
+
+        A fresh [1024, 50k] output page-faults on every 4 KiB page it touches: a quarter of the
+        matmul's own time on 2 cores (bench/knn.py). The buffer is only valid until the next call.
+        """
+        assert self.bf16 is not None
+        b, nb = q_b.shape[0], self.bf16.shape[0]
+        if self._scores is None or self._scores.shape[0] < b:
+            self._scores = torch.empty(b, nb, dtype=torch.bfloat16, device=self.bf16.device)
+        return torch.matmul(q_b, self.bf16.T, out=self._scores[:b])
 
     @property
     def bf16_norm_max(self) -> float:
@@ -196,7 +209,7 @@ def _topk_bf16_candidates(
 
     # Few, large operations: on a CPU shared with other processes every parallel region can
     # wait for a time slice, so the common case (all queries covered) takes the short path.
-    approx = q_b @ bank.bf16.T  # [B, Nb] bfloat16, float32 accumulation inside oneDNN
+    approx = bank.coarse_scores(q_b)  # [B, Nb] bfloat16, float32 accumulation inside oneDNN
     a_val, a_idx = approx.topk(m, dim=1)  # [B, m], sorted descending
     thr = _candidate_threshold(a_val, k, eps)
     # Every item outside the m kept has a <= a_val[:, -1]; below thr it cannot be a neighbour.
@@ -244,32 +257,42 @@ def _rescore(
     thr: torch.Tensor,
     k: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float32 top-k of q [r, D] among its candidates (a_val >= thr; a_val sorted) -> 2x [r, k]."""
-    c = int((a_val >= thr[:, None]).sum(dim=1).max())  # >= k since thr < t
-    cand = a_idx[:, :c]  # [r, c]: sorted, so each row's candidates come first
-    v, j = _candidate_sims(q, bank_n, cand).topk(k, dim=1)
-    return v, cand.gather(1, j)
+    """Float32 top-k of q [r, D] among its candidates (a_val >= thr; a_val sorted) -> 2x [r, k].
+
+    Candidate counts vary a lot between queries (k=20: mostly 30-50, a few above 100), so the
+    queries are re-scored in blocks of similar count, each gathering only as many candidates as
+    its largest member needs (a rectangle per block), rather than one rectangle sized by the
+    largest count of all: about half the gathered bytes, and the gather is memory-bound.
+    """
+    r, d = q.shape
+    counts = (a_val >= thr[:, None]).sum(dim=1)  # [r], each >= k since thr < t
+    order = torch.argsort(counts)
+    sorted_counts = counts[order].tolist()
+    top_sim = q.new_empty(r, k)
+    top_idx = torch.empty(r, k, dtype=torch.int64, device=q.device)
+    # One reused gather buffer: fresh allocations of this size would page-fault every 4 KiB,
+    # which costs more than the gather itself; few blocks mean few parallel regions.
+    buf = bank_n.new_empty(max(_GATHER_ELEMS // d, int(counts.max())), d)
+    s = 0
+    while s < r:
+        # The block's width is its last (largest) count; grow it while it fits the buffer.
+        n = 1
+        while s + n < r and (n + 1) * sorted_counts[s + n] <= buf.shape[0]:
+            n += 1
+        c = sorted_counts[s + n - 1]
+        rows = order[s : s + n]
+        cand = a_idx[rows, :c]  # [n, c]: a_val is sorted, so each row's candidates come first
+        gathered = torch.index_select(bank_n, 0, cand.reshape(-1), out=buf[: n * c]).view(n, c, d)
+        sims = torch.bmm(gathered, q[rows, :, None]).squeeze(2)  # [n, c]
+        v, j = sims.topk(k, dim=1)
+        top_sim[rows], top_idx[rows] = v, cand.gather(1, j)
+        s += n
+    return top_sim, top_idx
 
 
 def _count(stats: dict[str, int] | None, key: str, n: int) -> None:
     if stats is not None:
         stats[key] = stats.get(key, 0) + n
-
-
-def _candidate_sims(q: torch.Tensor, bank_n: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
-    """Float32 cosine of each query q [r, D] with its candidates bank_n[cand] -> [r, c]."""
-    r, c = cand.shape
-    d = q.shape[1]
-    out = q.new_empty(r, c, 1)
-    step = max(1, _GATHER_ELEMS // (c * d))
-    # One reused gather buffer [step * c, D]: fresh allocations of this size would page-fault
-    # every 4 KiB, which costs more than the gather; few blocks mean few parallel regions.
-    buf = bank_n.new_empty(step * c, d)
-    for s in range(0, r, step):
-        n = min(step, r - s)
-        rows = torch.index_select(bank_n, 0, cand[s : s + n].reshape(-1), out=buf[: n * c])
-        torch.bmm(rows.view(n, c, d), q[s : s + n, :, None], out=out[s : s + n])
-    return out.squeeze(2)
 
 
 def knn_class_scores(
