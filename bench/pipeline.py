@@ -33,10 +33,12 @@ ratio spread from 0.5 to 1.3 (both arms; see the issue 7 report). Generate the d
 point at a cache that has it) and run from the repository root:
 
     SSL_SEARCH_CACHE=.cache/test-data python bench/pipeline.py [--methods simclr byol]
-        [--rounds 3] [--steps 2] [--warmup 1] [--threads N] [--set data.num_workers=2 ...]
+        [--rounds 8] [--steps 2] [--warmup 1] [--threads N] [--set data.num_workers=2 ...]
 
-About 6 minutes with the defaults on 2 CPU cores at load average ~2 (a step of resnet10t at
-batch 64 takes 2-3.5 s on one thread), 12 minutes when other jobs keep the load at 8.
+About 13 minutes with the defaults on 2 CPU cores at load average ~1 (a step of resnet10t at
+batch 64 takes 2-3.5 s on one thread). Eight rounds, because a round's ratio scatters by
++-15 % on this shared machine (3 rounds gave medians of 0.80-0.97 for methods whose data side
+costs 5 %; 8 rounds gave 0.95-0.98 for the same methods, matching ``1 - views - data wait``).
 """
 from __future__ import annotations
 
@@ -44,8 +46,10 @@ import argparse
 import gc
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -54,7 +58,10 @@ from ssl_core.data_pipeline import DataBundle, build_data
 from ssl_core.methods import METHODS
 from ssl_core.optim import build_optimizer, build_scheduler
 from ssl_core.trainer import (build_model, make_views, optimise_step, resolve_device, train_step,
-                              use_channels_last)
+                              autocast_context, use_channels_last)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/flops.py, also when imported by tests
+from flops import matmul_peak, step_flops  # noqa: E402
 
 #: long enough that the warm-up + cosine schedule never ends inside a bench (lr stays sane)
 BENCH_EPOCHS = 1000
@@ -70,6 +77,7 @@ class Rounds:
     wait_s: list[float] = field(default_factory=list)  # of pipeline_s: blocked on next(loader)
     views_s: list[float] = field(default_factory=list)  # one view-maker call
     steps: int = 1
+    flops_per_step: int = 0  # model FLOPs of one optimiser step (0: not counted)
 
     def pipeline_rate(self) -> float:
         return statistics.median(self.batch * self.steps / s for s in self.pipeline_s)
@@ -89,6 +97,10 @@ class Rounds:
 
     def views_share(self) -> float:
         return statistics.median(self.views_s) / (statistics.median(self.pipeline_s) / self.steps)
+
+    def pipeline_flops_per_s(self) -> float:
+        """Model FLOP/s the full pipeline achieves (its steps/s times one step's FLOPs)."""
+        return self.flops_per_step * self.pipeline_rate() / self.batch
 
 
 class Bench:
@@ -196,8 +208,9 @@ def bench_config(method: str, batch: int, crop_seconds: float, backbone: str, de
                               *overrides])
 
 
-def measure(cfg: Config, rounds: int, steps: int, warmup: int) -> Rounds:
-    """Warm up, then ``rounds`` ABBA rounds of ``steps`` pipeline and ``steps`` pure steps."""
+def measure(cfg: Config, rounds: int, steps: int, warmup: int, count_flops: bool = False) -> Rounds:
+    """Warm up, then ``rounds`` ABBA rounds of ``steps`` pipeline and ``steps`` pure steps;
+    with ``count_flops``, then one more (untimed) pure step under a FLOP counter."""
     bench = Bench(cfg)
     try:
         bench.pipeline(max(warmup, 1))  # also keeps the batch whose views the pure arm uses
@@ -212,6 +225,8 @@ def measure(cfg: Config, rounds: int, steps: int, warmup: int) -> Rounds:
                 else:
                     result.pure_s.append(bench.pure(steps))
             result.views_s.append(bench.views_only())
+        if count_flops:
+            result.flops_per_step = step_flops(lambda: bench.pure(1))
         return result
     finally:
         bench.close()
@@ -219,22 +234,34 @@ def measure(cfg: Config, rounds: int, steps: int, warmup: int) -> Rounds:
         gc.collect()
 
 
-def format_table(rows: list[tuple[str, Rounds]]) -> str:
+def format_table(rows: list[tuple[str, Rounds]], peak_flops: float = 0.0) -> str:
+    """The table; with ``peak_flops`` (FLOP/s), two more columns: GFLOP per step and MFU."""
     header = (f"{'method':<10} | {'pipeline samples/s':>18} | {'pure samples/s':>14} | {'efficiency':>10} | "
               f"{'[min-max]':>11} | {'data wait':>9} | {'views':>6}")
+    if peak_flops:
+        header += f" | {'GFLOP/step':>10} | {'MFU':>6}"
     lines = [header, "-" * len(header)]
     for name, r in rows:
         ratios = r.ratios()
-        lines.append(f"{name:<10} | {r.pipeline_rate():>18.2f} | {r.pure_rate():>14.2f} | {r.efficiency():>10.3f} | "
-                     f"{min(ratios):>5.2f}-{max(ratios):<5.2f} | {r.wait_share():>8.1%} | {r.views_share():>5.1%}")
+        line = (f"{name:<10} | {r.pipeline_rate():>18.2f} | {r.pure_rate():>14.2f} | {r.efficiency():>10.3f} | "
+                f"{min(ratios):>5.2f}-{max(ratios):<5.2f} | {r.wait_share():>8.1%} | {r.views_share():>5.1%}")
+        if peak_flops:
+            line += f" | {r.flops_per_step / 1e9:>10.1f} | {r.pipeline_flops_per_s() / peak_flops:>5.1%}"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def compute_dtype(cfg: Config, device: torch.device) -> torch.dtype:
+    """The dtype the step's matmuls run in: bfloat16 under the trainer's autocast, else float32."""
+    with autocast_context(cfg, device):
+        return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else torch.float32
 
 
 def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
                         help=f"methods to measure (default: all of {', '.join(METHODS)})")
-    parser.add_argument("--rounds", type=int, default=3, help="ABBA rounds per method (medians over them)")
+    parser.add_argument("--rounds", type=int, default=8, help="ABBA rounds per method (medians over them)")
     parser.add_argument("--steps", type=int, default=2, help="steps per arm per round")
     parser.add_argument("--warmup", type=int, default=1, help="untimed pipeline steps first (at least 1)")
     parser.add_argument("--batch", type=int, default=64, help="global batch (data.batch_size)")
@@ -244,6 +271,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads in the main process (default: CPUs minus loader workers, >= 1; "
                              "0: torch's default, as train runs)")
+    parser.add_argument("--mfu", action="store_true",
+                        help="also count each step's model FLOPs and report MFU against this device's measured "
+                             "matmul peak (bench/flops.py)")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                         help="more config overrides, e.g. data.num_workers=0 augment.spec_crop_p=0.5")
     args = parser.parse_args(argv)
@@ -265,10 +295,18 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     for name in args.methods:
         cfg = bench_config(name, args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
         t0 = time.perf_counter()
-        rows.append((name, measure(cfg, args.rounds, args.steps, args.warmup)))
+        rows.append((name, measure(cfg, args.rounds, args.steps, args.warmup, count_flops=args.mfu)))
         print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    peak = 0.0
+    if args.mfu:
+        device = resolve_device(first)
+        dtype = compute_dtype(first, device)
+        peak = matmul_peak(device, dtype)
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} torch threads)"
+        print(f"measured {str(dtype).removeprefix('torch.')} matmul peak on {name}: {peak / 1e12:.2f} TFLOP/s "
+              f"(MFU = pipeline steps/s x GFLOP/step / this)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(format_table(rows))
+    print(format_table(rows, peak))
     print(f"wall {time.perf_counter() - started:.0f} s, load average {load:.1f} at the end")
     return rows
 

@@ -12,7 +12,12 @@ Rows:
 
 Overhead = trial / standalone - 1; the target is at most 10 % for a 5-minute trial.
 
-    python bench/ray_overhead.py                 # simclr_temp's config, 12 epochs: ~5 min per arm on 2 cores
+Both arms get the same CPUs (``--cpus``, default all of them): the trial's Train worker is given
+that many through ``launch.py --cpus-per-trial`` (Ray then sets its OMP_NUM_THREADS to it) and
+the standalone run gets ``OMP_NUM_THREADS`` set to the same number, so both train with the
+same torch thread count (torch's own default, one per core, would differ from Ray's).
+
+    python bench/ray_overhead.py                 # simclr_temp's config, 32 epochs: ~5 min per arm on 2 quiet cores
     python bench/ray_overhead.py --epochs 2      # a quick check
 """
 
@@ -51,9 +56,10 @@ def _standalone_args(base: dict, epochs: int, temperature: float, output: Path) 
             *[arg for item in sets for arg in ("--set", item)]]
 
 
-def _timed(args: list[str]) -> tuple[float, str]:
+def _timed(args: list[str], threads: int) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    env = os.environ | {"OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[:4])} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -62,9 +68,10 @@ def _timed(args: list[str]) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=32)
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="CPUs (torch threads) for both arms")
     args = parser.parse_args()
     base = yaml.safe_load((REPO / "search_spaces" / "simclr_temp.yaml").read_text())["base"]
     base.setdefault("train", {})["progress"] = "off"
@@ -74,14 +81,15 @@ def main() -> None:
         space = _space_file(folder, base, args.epochs, args.temperature)
         # Untimed warm-up: generates the embedded data and its decode cache if missing, so
         # neither arm pays for them.
-        _timed([sys.executable, "launch.py", "--space", str(space), "--storage", str(folder / "runs"), "--dry-run"])
-        _timed(_standalone_args(base, 1, args.temperature, folder / "warmup") + ["--set", "train.max_steps_per_epoch=1"])
+        _timed([sys.executable, "launch.py", "--space", str(space), "--storage", str(folder / "runs"), "--dry-run"], args.cpus)
+        _timed(_standalone_args(base, 1, args.temperature, folder / "warmup") + ["--set", "train.max_steps_per_epoch=1"], args.cpus)
         for repeat in range(args.repeats):
-            wall, _ = _timed(_standalone_args(base, args.epochs, args.temperature, folder / f"standalone{repeat}"))
+            wall, _ = _timed(_standalone_args(base, args.epochs, args.temperature, folder / f"standalone{repeat}"),
+                             args.cpus)
             rows["standalone"].append(wall)
             name = f"trial{repeat}"
             wall, _ = _timed([sys.executable, "launch.py", "--space", str(space), "--storage", str(folder / "runs"),
-                              "--name", name, "--concurrent", "1"])
+                              "--name", name, "--concurrent", "1", "--cpus-per-trial", str(args.cpus)], args.cpus)
             rows["launch.py"].append(wall)
             (trial_dir,) = (folder / "runs" / name).glob("run_trial_*")
             last = json.loads((trial_dir / "result.json").read_text().splitlines()[-1])
@@ -90,7 +98,7 @@ def main() -> None:
                   f"launch.py {rows['launch.py'][-1]:.1f} s", flush=True)
     reference = statistics.median(rows["standalone"])
     print(f"\nsimclr_temp config, {args.epochs} epochs, temperature {args.temperature}, "
-          f"{os.cpu_count()} CPUs, median of {args.repeats}")
+          f"{args.cpus} CPUs (torch threads) for both arms, median of {args.repeats}")
     print(f"{'arm':12s} {'seconds':>9s} {'vs standalone':>14s}")
     for arm, values in rows.items():
         value = statistics.median(values)

@@ -15,6 +15,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SSL_SEARCH_CACHE", str(REPO / ".cache" / "test-data"))
+# Test epochs last about a second: a faster Train report poll than the product's 2 s keeps
+# searches short (trainables/search.py explains the product's choice). Inherited by the
+# launch.py and `ray start` processes that tests spawn.
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
 
 
 def _ray_test_token() -> None:

@@ -69,13 +69,20 @@ def test_pipeline_arm_is_the_trainers_step(bench, birdsong_root, tmp_path, one_t
 def test_script_prints_the_ratio(birdsong_root):
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "pipeline.py"), "--methods", "supervised", "--batch", "8",
-         "--crop-seconds", "0.5", "--rounds", "1", "--steps", "1", "--threads", "1", "--set", "data.num_workers=1"],
+         "--crop-seconds", "0.5", "--rounds", "1", "--steps", "1", "--threads", "1", "--mfu",
+         "--set", "data.num_workers=1"],
         capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)}, cwd=REPO)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
             for line in out.stdout.splitlines() if re.match(r"supervised +\|", line)}
     assert set(rows) == {"supervised"}
-    for pipeline, pure, efficiency, spread, wait, views in rows.values():
+    peak = re.search(r"measured float32 matmul peak on CPU \(1 torch threads\): ([0-9.]+) TFLOP/s", out.stdout)
+    assert peak and float(peak.group(1)) > 0, out.stdout
+    for pipeline, pure, efficiency, spread, wait, views, gflop, mfu in rows.values():
+        # MFU = steps/s x FLOP/step / peak, from the printed (rounded) numbers.
+        expected = float(pipeline) / 8 * float(gflop) * 1e9 / (float(peak.group(1)) * 1e12)
+        assert float(mfu.rstrip("%")) / 100 == pytest.approx(expected, rel=0.1, abs=0.002)
+        assert 0 < float(mfu.rstrip("%")) < 100
         # One round: the efficiency is exactly that round's pipeline over pure throughput.
         assert float(efficiency) == pytest.approx(float(pipeline) / float(pure), rel=0.02, abs=0.002)
         assert spread == f"{float(efficiency):.2f}-{float(efficiency):.2f}".replace(" ", "")
@@ -91,3 +98,16 @@ def test_rounds_summary(bench):
     assert r.ratios() == pytest.approx([0.5, 0.5, 1.0]) and r.efficiency() == pytest.approx(0.5)
     assert r.wait_share() == pytest.approx(0.1)  # 0.9 s of 9 s
     assert r.views_share() == pytest.approx(0.3 / 1.5)  # median view call over a median step
+
+
+def test_step_flops_counts_a_linear_layer_by_its_formula(bench):
+    """Forward 2*B*I*O; backward 2*B*I*O for the input's gradient and 2*B*I*O for the weight's."""
+    layer, x = torch.nn.Linear(64, 32, bias=False), torch.randn(16, 64, requires_grad=True)
+    assert bench.step_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 16 * 64 * 32
+    with torch.no_grad():
+        assert bench.step_flops(lambda: layer(x)) == 2 * 16 * 64 * 32
+
+
+def test_matmul_peak_is_the_flop_rate_of_a_matmul(bench):
+    peak = bench.matmul_peak(torch.device("cpu"), torch.float32, size=256, repeats=2)
+    assert 1e8 < peak < 1e14  # 2 * 256^3 FLOP in between a second and a nanosecond per run

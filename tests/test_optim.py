@@ -51,3 +51,43 @@ def test_warmup_then_cosine_matches_formula() -> None:
             expected = 0.256 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         assert lr == pytest.approx(expected, rel=1e-9), step
     assert effective_lr(OptimConfig(lr=0.3), 512) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_fused_step_takes_the_same_steps_as_the_default(name) -> None:
+    """The fused kernel (forced on the CPU here; the default on CUDA) updates exactly like the
+    foreach path: the same parameters after a few steps, and the optimiser says it is fused."""
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+
+    def mlp() -> torch.nn.Module:
+        # No BatchNorm here: a bias right before BN gets a ~1e-9 gradient (BN removes it), and
+        # Adam's m / (sqrt(v) + eps) on such noise is ill-conditioned: any two correct
+        # implementations disagree there. Everything else must agree to float rounding.
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+    models, params = [mlp(), mlp()], []
+    models[1].load_state_dict(models[0].state_dict())
+    initial = torch.cat([p.detach().clone().flatten() for p in models[0].parameters()])
+    for model, fused in zip(models, (False, True)):
+        opt = build_optimizer(model, OptimConfig(name=name, lr=0.1, weight_decay=1e-2), 256, fused=fused)
+        assert bool(opt.defaults.get("fused")) is fused
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        params.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert not torch.allclose(params[0], initial)  # the steps moved the parameters
+    torch.testing.assert_close(params[1], params[0], rtol=1e-6, atol=1e-7)
+
+
+def test_fused_step_by_default_only_on_cuda_and_never_for_lars() -> None:
+    from ssl_core.optim import uses_fused_step
+
+    cpu_model = _model()
+    assert not uses_fused_step(cpu_model, OptimConfig(name="adamw"))  # CPU: the foreach path
+    assert not uses_fused_step(cpu_model, OptimConfig(name="lars"), fused=True)  # timm's LARS has none
+    assert not build_optimizer(cpu_model, OptimConfig(name="adamw"), 256).defaults.get("fused")
+    if torch.cuda.is_available():  # on a GPU machine: the default path is the fused one
+        gpu_model = _model().cuda()
+        assert build_optimizer(gpu_model, OptimConfig(name="adamw"), 256).defaults["fused"]

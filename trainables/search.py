@@ -62,9 +62,13 @@ class ClusterResources:
 
 
 def _pace_train_reports() -> None:
-    # Reports reach Tune at the Train controller's poll; 2 s by default adds seconds per
-    # evaluation (RAY_NOTES.md). Must be set before Ray starts or connects.
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
+    # Reports reach Tune at the Train controller's poll (RAY_NOTES.md). A fast poll (0.5 s)
+    # only helps epochs shorter than the poll, and costs CPU in a dozen Ray processes: on 2
+    # cores it slowed the trial's own training by ~30 % (a 6-epoch simclr_temp trial: 97 s at
+    # 0.5 s, 72 s at 2 s, 63 s standalone; bench/ray_overhead.py). Ray's default of 2 s it is;
+    # the tests, whose epochs last a second, set 0.5 in their environment (tests/conftest.py).
+    # Must be set before Ray starts or connects.
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "2")
 
 
 def connect_cluster(address: str) -> ClusterResources:
