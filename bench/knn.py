@@ -46,7 +46,8 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
 
-from ssl_core.eval.knn import knn_predict, uses_bf16_search
+from ssl_core.eval.knn import knn_predict
+from ssl_core.eval.knn_search import uses_bf16_search
 
 NUM_CLASSES = 397
 HEAD_TAIL_RATIO = 100.0

@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
         dtype = compute_dtype(first, device)
         peak = matmul_peak(device, dtype)
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} torch threads)"
-        print(f"measured {str(dtype).removeprefix('torch.')} matmul peak on {name}: {peak / 1e12:.2f} TFLOP/s "
+        print(f"measured {str(dtype).removeprefix('torch.')} matmul peak on {name}: {peak / 1e12:.4g} TFLOP/s "
               f"(MFU = pipeline steps/s x GFLOP/step / this)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(format_table(rows, peak))

@@ -4,7 +4,6 @@ throughput. Speed itself is the bench's job, not this."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -16,17 +15,15 @@ import torch
 
 from ssl_core.trainer import train
 
+from tests.bench_scripts import load_bench
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(batch=8, crop_seconds=0.5, backbone="resnet10t", device="cpu")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_pipeline", REPO / "bench" / "pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_pipeline"] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("pipeline")
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from ssl_core.eval import (
     uniformity,
 )
 from ssl_core.eval.clustering import KMEANS_N_INIT
-from ssl_core.eval.knn import _bf16_bank, _topk_bf16_candidates
+from ssl_core.eval.knn_search import _bf16_bank, _topk_bf16_candidates
 
 
 # ----------------------------------------------------------------------------- kNN

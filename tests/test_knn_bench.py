@@ -3,7 +3,6 @@ passes on equal predictions, and explains differing ones. Speed is the bench's j
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,16 +12,14 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
+from tests.bench_scripts import load_bench
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_knn", REPO / "bench" / "knn.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_knn"] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("knn")
 
 
 def test_compare_tiny_predictions_equal_sklearn(bench):
