@@ -20,6 +20,7 @@ are measured once, then every strategy is replayed against them over many seeds 
    temperature in log space*. Strategies, each ``--grid`` trials, 2 at a time as the space:
    ``tpe+asha`` the product's own searcher and scheduler (``trainables.search._searcher`` /
    ``_scheduler``: PruningAwareOptunaSearch TPE, ASHA on ``epoch``, grace 2, factor 2);
+   ``tpe`` the same searcher with no scheduler (every trial to the end: is ASHA the problem?);
    ``random`` Tune's BasicVariantGenerator on the loguniform, every trial to the end;
    ``grid`` every grid temperature once, in a seeded random order, every trial to the end.
    Compute = epochs trained = results reported, counted in the order Tune received them
@@ -43,6 +44,7 @@ apart; ``--margin 0.5`` / ``--margin 0`` (the grid's exact best) are sharper ver
 
     python bench/search_efficiency.py [--data digits|birdsong]       # replay a saved table (~2-5 min, mostly Ray)
     python bench/search_efficiency.py --data birdsong --rebuild      # retrain the table first
+    python bench/search_efficiency.py --data birdsong --strategies tpe+asha --grace 3   # another ASHA rung
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ SMALL_SCALE = ("data.num_workers=0", "eval.linear_probe=never", "eval.clustering
 
 def table_path(dataset: str) -> Path:
     return RESULTS / f"search_efficiency_{dataset}.json"
-STRATEGIES = ("tpe+asha", "random", "grid")
+STRATEGIES = ("tpe+asha", "tpe", "random", "grid")
 
 
 def build_table(grid: int, epochs: int, dataset: str, extra: list[str]) -> dict:
@@ -117,7 +119,7 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def summarise(runs: list, target: float, grid_compute: int) -> list[str]:
+def summarise(runs: list, target: float, grid_compute: int, strategies: tuple[str, ...] = STRATEGIES) -> list[str]:
     """One row per strategy: median compute to reach ``target`` (a seed that never reaches it
     counts as infinite, so the median is "not reached" when half of them miss), as a share of
     the full grid's G x E epochs and as a multiple of the grid's own median to the target,
@@ -128,7 +130,7 @@ def summarise(runs: list, target: float, grid_compute: int) -> list[str]:
               f"{'x grid to target':>16} | {'reached':>7} | "
               f"{'median total epochs':>19} | {'median final best':>17}")
     rows = [header, "-" * len(header)]
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         mine = [run for run in runs if run.strategy == strategy]
         reach = [run.compute_to_reach(target) for run in mine]
         finite = sorted(math.inf if r is None else float(r) for r in reach)
@@ -154,9 +156,19 @@ def main() -> None:
                         help="another config override for the table (with --rebuild)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per strategy")
     parser.add_argument("--concurrent", type=int, default=None, help="trials at once (default: the space's)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated subset of {','.join(STRATEGIES)} (grid is always run: it sets the reference)")
+    parser.add_argument("--grace", type=int, default=None, help="ASHA grace period for tpe+asha (default: the space's)")
     parser.add_argument("--margin", type=float, default=1.0, help="target = grid best - margin (kNN points)")
     args = parser.parse_args()
+    strategies = tuple(dict.fromkeys([*args.strategies.split(","), "grid"]))
+    unknown = [name for name in strategies if name not in STRATEGIES]
+    if unknown:
+        parser.error(f"unknown strategy {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
     space = load_space(SPACE)
+    if args.grace is not None:
+        from search_spaces import with_budget
+        space = with_budget(space, grace_period=args.grace)
     args.table = args.table or table_path(args.data)
     if args.rebuild or not args.table.is_file():
         epochs = args.epochs or space.epochs
@@ -185,13 +197,13 @@ def main() -> None:
     start_local_ray(num_cpus=2)
     runs = []
     for seed in range(args.seeds):
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             runs.append(replay(table, strategy, seed=seed, space=space, trials=table.size, concurrent=concurrent))
         print(f"  seed {seed}: " + "; ".join(f"{run.strategy} {run.compute_to_reach(target)}/{run.total_compute}"
-                                             for run in runs[-len(STRATEGIES):]), flush=True)
+                                             for run in runs[-len(strategies):]), flush=True)
     print(f"replayed {len(runs)} searches in {time.perf_counter() - started:.0f} s "
           f"(per seed: epochs to target / total epochs; None = not reached)\n")
-    print("\n".join(summarise(runs, target, grid_compute)))
+    print("\n".join(summarise(runs, target, grid_compute, strategies)))
 
 
 if __name__ == "__main__":

@@ -105,3 +105,16 @@ def test_random_search_trains_every_trial_to_the_end(ray_local) -> None:
     assert all(0.03 <= v <= 1.0 for v in run.proposed.values())
     assert len(set(run.proposed.values())) == 6  # continuous proposals, mapped onto the grid
     check_reports_match_table(run, table)
+
+
+def test_tpe_without_asha_trains_every_trial_and_starts_from_the_same_proposals(ray_local) -> None:
+    table, space = synthetic_table(), load_space("simclr_temp")
+    plain = replay(table, "tpe", seed=2, space=space, trials=6, concurrent=1)
+    assert sorted(len(r) for r in per_trial(plain).values()) == [E] * 6  # nothing stopped early
+    assert plain.total_compute == 6 * E
+    check_reports_match_table(plain, table)
+    # Same searcher, same seed: the random start-up proposals (the first trials, run one at a
+    # time) are the same points whether or not ASHA follows.
+    with_asha = replay(table, "tpe+asha", seed=2, space=space, trials=6, concurrent=1)
+    first = [plain.proposed[t] for t in list(per_trial(plain))[:2]]
+    assert first == [with_asha.proposed[t] for t in list(per_trial(with_asha))[:2]]

@@ -12,7 +12,7 @@ import pytest
 from search_spaces import load_space, with_budget
 from search_spaces.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import load_config
-from trainables.search import concurrent_trials
+from trainables.search import _pace_train_reports, concurrent_trials, report_poll_seconds
 from trainables.trial import TrialResources
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +94,16 @@ def test_launch_dry_run_uses_the_profile(tmp_path, data_cache, birdsong_root) ->
     expected = min(8, (os.cpu_count() or 1) // 2)
     assert "profile two-cpus" in out.stdout
     assert f"1 worker(s) x (2 CPU, 0 GPU); {expected} trial(s) at once" in out.stdout
+
+
+def test_train_reports_are_polled_fast_for_gpu_trials_and_every_2_s_on_cpus(monkeypatch) -> None:
+    # A report waits for the poll once one is unread: GPU epochs (~1 s) need the fast poll.
+    assert report_poll_seconds(TrialResources(workers=1, cpus_per_worker=4, gpus_per_worker=1)) == 0.5
+    assert report_poll_seconds(TrialResources(workers=2, cpus_per_worker=4, gpus_per_worker=0.5)) == 0.5
+    assert report_poll_seconds(TrialResources(workers=1, cpus_per_worker=2, gpus_per_worker=0)) == 2.0
+    monkeypatch.delenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", raising=False)
+    _pace_train_reports(0.5)
+    assert os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] == "0.5"
+    monkeypatch.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "7")  # the user's own setting wins
+    _pace_train_reports(2.0)
+    assert os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] == "7"

@@ -149,12 +149,14 @@ def start_local_ray(num_cpus: int = 2) -> None:
 def _strategy_config(strategy: str, table: CurveTable, space: SearchSpace, seed: int, trials: int,
                      concurrent: int, storage: Path) -> tuple[dict[str, Any], tune.TuneConfig]:
     dist = space.params[table.param]
-    if strategy == "tpe+asha":
+    if strategy in ("tpe+asha", "tpe"):
         budget = with_budget(space, trials=trials)
         plan = SearchPlan(space=budget, overrides=(), storage_path=storage, experiment=strategy,
                           resources=TrialResources(), concurrent=concurrent, seed=seed)
+        # "tpe": the same searcher with every trial trained to the end (no early stopping).
+        scheduler = _scheduler(budget) if strategy == "tpe+asha" else FIFOScheduler()
         return ({table.param: tune.loguniform(dist.low, dist.high)},
-                tune.TuneConfig(search_alg=_searcher(plan), scheduler=_scheduler(budget), num_samples=trials,
+                tune.TuneConfig(search_alg=_searcher(plan), scheduler=scheduler, num_samples=trials,
                                 max_concurrent_trials=concurrent, reuse_actors=True))
     if strategy == "random":
         return ({table.param: tune.loguniform(dist.low, dist.high)},
@@ -165,12 +167,12 @@ def _strategy_config(strategy: str, table: CurveTable, space: SearchSpace, seed:
         return ({table.param: tune.grid_search([table.temperatures[i] for i in order])},
                 tune.TuneConfig(search_alg=BasicVariantGenerator(max_concurrent=concurrent), scheduler=FIFOScheduler(),
                                 num_samples=1, reuse_actors=True))
-    raise ValueError(f"unknown strategy {strategy!r}; use one of tpe+asha, random, grid")
+    raise ValueError(f"unknown strategy {strategy!r}; use one of tpe+asha, tpe, random, grid")
 
 
 def replay(table: CurveTable, strategy: str, *, seed: int, space: SearchSpace, trials: int,
            concurrent: int = 2) -> ReplayRun:
-    """Run one search of ``strategy`` ("tpe+asha", "random", "grid") over ``table``.
+    """Run one search of ``strategy`` ("tpe+asha", "tpe", "random", "grid") over ``table``.
 
     ``space`` supplies the objective, epochs and ASHA settings (its epochs must equal the
     table's); ``trials`` is the trial budget (the grid always runs every grid point once).

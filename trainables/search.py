@@ -61,14 +61,26 @@ class ClusterResources:
     trial_drivers: float
 
 
-def _pace_train_reports() -> None:
-    # Reports reach Tune at the Train controller's poll (RAY_NOTES.md). A fast poll (0.5 s)
-    # only helps epochs shorter than the poll, and costs CPU in a dozen Ray processes: on 2
-    # cores it slowed the trial's own training by ~30 % (a 6-epoch simclr_temp trial: 97 s at
-    # 0.5 s, 72 s at 2 s, 63 s standalone; bench/ray_overhead.py). Ray's default of 2 s it is;
-    # the tests, whose epochs last a second, set 0.5 in their environment (tests/conftest.py).
-    # Must be set before Ray starts or connects.
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "2")
+def report_poll_seconds(resources: TrialResources) -> float:
+    """How often the Train controller collects reports: 0.5 s for GPU trials, 2 s on CPUs.
+
+    A worker holds one unread report; its next ``ray.train.report`` waits for the poll, so
+    an epoch shorter than the poll is stretched to it (Ray's queue of size 1; RAY_NOTES.md:
+    20 reports took 36 s at 2 s). On a GPU an epoch of birdsong takes about a second, so a
+    2 s poll would halve training speed; a GPU node has cores to spare for the faster poll.
+    On CPUs each poll wakes a dozen Ray processes that take cores from training: on 2 cores
+    a 0.5 s poll slowed a trial's training by ~30 % (a 6-epoch simclr_temp trial: 97 s at
+    0.5 s, 72 s at 2 s, 63 s standalone; bench/ray_overhead.py), and epochs last 5 s or more.
+    """
+    return 0.5 if resources.gpus_per_worker > 0 else 2.0
+
+
+def _pace_train_reports(seconds: float = 2.0) -> None:
+    # Read by the Train controller, which inherits this process's environment only when this
+    # process starts Ray; on a cluster (--address) the cluster's own setting (Ray's default,
+    # 2 s) applies. Must be set before Ray starts. A value the user exported wins; the tests
+    # set 0.5 (tests/conftest.py: their epochs last a second).
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", f"{seconds:g}")
 
 
 def connect_cluster(address: str) -> ClusterResources:
@@ -114,7 +126,7 @@ def start_ray(plan: SearchPlan) -> None:
     this search is therefore told its dashboard's address (``RAY_API_SERVER_ADDRESS``); the
     dashboard listens on 127.0.0.1, on Ray's usual 8265 when free.
     """
-    _pace_train_reports()
+    _pace_train_reports(report_poll_seconds(plan.resources))
     for attempt in range(3):
         # Another search starting at the same moment may take the port between the probe
         # and Ray's bind: then Ray fails to start its dashboard, and a fresh port is tried.
