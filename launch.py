@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from search_spaces import (SearchSpaceError, list_spaces, load_space, probe_points, resolve_config,
-                           validate_space, with_budget)
+from search_spaces import (SearchSpaceError, grace_for_epochs, list_spaces, load_space, probe_points,
+                           resolve_config, validate_space, with_budget)
 from search_spaces.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import ConfigError
 
@@ -204,8 +204,7 @@ def _summarise(args: argparse.Namespace) -> int:
             return _fail(f"{experiment} has no {SPACE_FILE} (it is stored when a search starts); pass --space "
                          f"with the space it searched (and --epochs / --trials if the search changed them)")
         if space is None:
-            space = with_budget(load_space(args.space), trials=args.trials, epochs=args.epochs,
-                                max_concurrent=args.concurrent)
+            space = _budgeted(load_space(args.space), args)
     except (ValueError, FileNotFoundError) as err:  # SearchSpaceError, ConfigError, a broken launch.json
         return _fail(str(err))
     from trainables.results import load_experiment, write_results  # imports ray; starts nothing
@@ -239,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         storage = _storage_path(args)
         stored = _stored_space(storage / args.name) if args.resume and args.space is None else None
         space = stored or load_space(args.space or DEFAULT_SPACE)
-        space = with_budget(space, trials=args.trials, epochs=args.epochs, max_concurrent=args.concurrent)
+        space = _budgeted(space, args)
         user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
         validate_space(space, user_overrides)
         name = _experiment_name(args, space.name, storage)
@@ -317,6 +316,17 @@ def main(argv: list[str] | None = None) -> int:
             import ray
 
             ray.shutdown()
+
+
+def _budgeted(space, args: argparse.Namespace):
+    """The space with --trials / --epochs / --concurrent applied; an ASHA grace period that
+    --epochs leaves no room for keeps its share of the run instead of failing the launch."""
+    grace = grace_for_epochs(space, args.epochs)
+    if grace is not None:
+        print(f"note: --epochs {args.epochs} leaves no room for {space.name}'s ASHA grace period of "
+              f"{space.scheduler['grace_period']} epochs (of {space.epochs}): grace period {grace} for this search")
+    return with_budget(space, trials=args.trials, epochs=args.epochs, max_concurrent=args.concurrent,
+                       grace_period=grace)
 
 
 def _run(plan, resume: bool, argv: list[str]) -> int:

@@ -19,7 +19,7 @@ are measured once, then every strategy is replayed against them over many seeds 
    table's curve epoch by epoch): a proposed temperature is trained as the *nearest grid
    temperature in log space*. Strategies, each ``--grid`` trials, 2 at a time as the space:
    ``tpe+asha`` the product's own searcher and scheduler (``trainables.search._searcher`` /
-   ``_scheduler``: PruningAwareOptunaSearch TPE, ASHA on ``epoch``, grace 2, factor 2);
+   ``_scheduler``: PruningAwareOptunaSearch TPE, ASHA on ``epoch`` with the space's grace and factor);
    ``tpe`` the same searcher with no scheduler (every trial to the end: is ASHA the problem?);
    ``random`` Tune's BasicVariantGenerator on the loguniform, every trial to the end;
    ``grid`` every grid temperature once, in a seeded random order, every trial to the end.

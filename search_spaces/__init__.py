@@ -9,10 +9,10 @@ into an ssl_core ``Config``. The keys a space searches are the dotted keys of
 
 from search_spaces.distributions import KINDS, Distribution, parse_distribution
 from search_spaces.errors import SearchSpaceError
-from search_spaces.loader import list_spaces, load_space, shipped_names, with_budget
+from search_spaces.loader import grace_for_epochs, list_spaces, load_space, shipped_names, with_budget
 from search_spaces.resolve import probe_points, resolve_config, sample_params, validate_space
 from search_spaces.space import METRICS, SearchSpace
 
 __all__ = ["KINDS", "METRICS", "Distribution", "SearchSpace", "SearchSpaceError", "list_spaces", "load_space",
            "parse_distribution", "probe_points", "resolve_config", "sample_params", "shipped_names",
-           "validate_space", "with_budget"]
+           "validate_space", "with_budget", "grace_for_epochs"]

@@ -74,6 +74,19 @@ def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
     return space
 
 
+def grace_for_epochs(space: SearchSpace, epochs: int | None) -> int | None:
+    """The ASHA grace period for ``epochs`` per trial when the space's own would not fit.
+
+    ``None`` when the space's grace period stays (no ASHA, no new epochs, or it fits below
+    them). Otherwise the rung keeps its share of the run (``launch.py --space simclr_temp
+    --epochs 3``: grace 5 of 6 becomes 2 of 3), below the last epoch so trials can be compared.
+    """
+    if epochs is None or space.scheduler.get("name") != "asha" or space.scheduler["grace_period"] < epochs:
+        return None
+    share = space.scheduler["grace_period"] / space.epochs
+    return max(1, min(epochs - 1, round(share * epochs)))
+
+
 def with_budget(space: SearchSpace, *, trials: int | None = None, epochs: int | None = None,
                 max_concurrent: int | None = None, grace_period: int | None = None) -> SearchSpace:
     """A copy of ``space`` with launcher flags applied to its budget, checked like the file's own."""

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from search_spaces import load_space
+from search_spaces import load_space, with_budget
 from trainables.replay import CurveTable, ReplayRun, replay, start_local_ray
 
 G, E, BEST = 8, 6, 5  # grid points, epochs (simclr_temp's 6), index of the best point
@@ -82,7 +82,8 @@ def test_grid_reaches_target_exactly_when_its_best_point_is_trained(ray_local) -
 
 
 def test_asha_stopped_trials_count_only_the_epochs_they_reported(ray_local) -> None:
-    table, space = synthetic_table(), load_space("simclr_temp")  # ASHA grace 2, factor 2: rungs at 2 and 4
+    table = synthetic_table()
+    space = with_budget(load_space("simclr_temp"), grace_period=2)  # ASHA grace 2, factor 2: rungs at 2 and 4
     run = replay(table, "tpe+asha", seed=0, space=space, trials=10, concurrent=2)
     epochs = {trial: len(reported) for trial, reported in per_trial(run).items()}
     assert len(epochs) == 10

@@ -8,6 +8,8 @@ and the budget arithmetic of ``simclr_temp`` as a formula.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from search_spaces import (
     Distribution,
     SearchSpace,
     SearchSpaceError,
+    grace_for_epochs,
     list_spaces,
     load_space,
     parse_distribution,
@@ -31,6 +34,8 @@ from search_spaces import (
 )
 from ssl_core.config import Config
 from tests.space_cases import set_key, valid_space, write
+
+REPO = Path(__file__).resolve().parents[1]
 
 SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"
 REQUIRED_SPACES = {"simclr_temp", "simclr", "supcon", "byol", "simsiam", "moco", "dino", "barlow", "vicreg",
@@ -122,7 +127,8 @@ def test_simclr_temp_is_the_ten_minute_default() -> None:
     trial_s = 15 + 4 + space.epochs * epoch_s
     waves = math.ceil(space.trials / space.max_concurrent)
     assert waves * trial_s + 30 <= 10 * 60  # no pruning at all still fits in ten minutes
-    assert space.scheduler == {"name": "asha", "grace_period": 2, "reduction_factor": 2}
+    # One rung, at epoch 5: earlier rungs stop this space's late-blooming best temperatures.
+    assert space.scheduler == {"name": "asha", "grace_period": 5, "reduction_factor": 2}
 
 
 def test_methods_space_covers_the_registry_on_one_budget() -> None:
@@ -301,7 +307,7 @@ def test_with_budget_changes_epochs_and_checks_the_grace_period() -> None:
     longer = with_budget(space, epochs=12, trials=3)
     assert (longer.epochs, longer.trials, longer.max_concurrent) == (12, 3, space.max_concurrent)
     assert resolve_config(longer, {"method.temperature": 0.1}).train.epochs == 12
-    with pytest.raises(SearchSpaceError, match="grace_period=2 exceeds budget.epochs=1"):
+    with pytest.raises(SearchSpaceError, match="grace_period=5 exceeds budget.epochs=1"):
         with_budget(space, epochs=1)
     assert with_budget(space, epochs=1, grace_period=1).scheduler["grace_period"] == 1
 
@@ -382,3 +388,21 @@ def test_distribution_constructor_refuses_what_the_parser_refuses() -> None:
                 dict(kind="normal", low=0.0, high=1.0), dict(kind="uniform", low=float("nan"), high=1.0)):
         with pytest.raises(SearchSpaceError):
             Distribution(**bad)
+
+
+@pytest.mark.parametrize("epochs, expected", [(None, None), (12, None), (6, None), (5, 4), (3, 2), (2, 1), (1, 1)])
+def test_grace_period_keeps_its_share_when_epochs_leave_no_room(epochs, expected) -> None:
+    space = loaded("simclr_temp")  # ASHA grace 5 of 6 epochs
+    assert grace_for_epochs(space, epochs) == expected
+    if expected is not None:  # the one grace_for_epochs gives always passes the budget check
+        assert with_budget(space, epochs=epochs, grace_period=expected).scheduler["grace_period"] == expected
+        assert expected == 1 or expected < epochs
+    assert grace_for_epochs(with_budget(space, grace_period=2), 3) is None  # fits: the space's own stays
+
+
+def test_launch_with_few_epochs_lowers_the_grace_period_and_says_so() -> None:
+    done = subprocess.run([sys.executable, "launch.py", "--space", "simclr_temp", "--epochs", "3", "--dry-run"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "grace period 2 for this search" in done.stdout
+    assert "ASHA, grace 2 epochs" in done.stdout
