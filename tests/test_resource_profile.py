@@ -107,26 +107,3 @@ def test_train_reports_are_polled_fast_for_gpu_trials_and_every_2_s_on_cpus(monk
     monkeypatch.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "7")  # the user's own setting wins
     _pace_train_reports(2.0)
     assert os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] == "7"
-
-
-_NICENESS_PROBE = """
-import os, ray
-from trainables.search import _train_workers_at_normal_priority
-_train_workers_at_normal_priority()
-ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-print("worker niceness", ray.get(ray.remote(lambda: os.nice(0)).remote()))
-"""
-
-
-@pytest.mark.parametrize("exported, expected", [(None, 0), ("12", 12)])
-def test_a_local_ray_runs_its_workers_at_normal_priority_unless_the_user_says_otherwise(
-        exported: str | None, expected: int) -> None:
-    # A real local Ray in a fresh process (the raylet reads the setting when it starts):
-    # Ray's default would run the worker at nice 15.
-    env = {key: value for key, value in os.environ.items() if key != "RAY_worker_niceness"}
-    if exported is not None:
-        env["RAY_worker_niceness"] = exported
-    done = subprocess.run([sys.executable, "-c", _NICENESS_PROBE], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert f"worker niceness {expected}" in done.stdout.splitlines(), done.stdout[-2000:]

@@ -83,22 +83,6 @@ def _pace_train_reports(seconds: float = 2.0) -> None:
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", f"{seconds:g}")
 
 
-def _train_workers_at_normal_priority() -> None:
-    """Run this search's Ray workers at niceness 0 instead of Ray's 15 (local Ray only).
-
-    Ray starts workers at nice 15 so that its own processes (raylet, GCS, dashboard, agents)
-    and the driver stay responsive under load. On a workstation that is the wrong way round:
-    the training worker is the work, and on 2 cores every wake-up of those normal-priority
-    helpers preempts one of its two torch threads while the other waits for it. Measured with
-    ``bench/ray_overhead.py --epochs 8`` in alternating pairs on 2 cores: the trial took
-    118.6 / 109.7 s at nice 15 and 109.4 / 103.6 s at nice 0 (standalone 86-93 s). The raylet
-    keeps a fair share at equal priority, far inside its health-check timeouts. Read by the
-    raylet when this process starts Ray; a value the user exported wins; clusters
-    (``--address``) keep their own setting.
-    """
-    os.environ.setdefault("RAY_worker_niceness", "0")
-
-
 def connect_cluster(address: str) -> ClusterResources:
     """Join a running cluster (starts nothing) and check it can run trials.
 
@@ -143,7 +127,6 @@ def start_ray(plan: SearchPlan) -> None:
     dashboard listens on 127.0.0.1, on Ray's usual 8265 when free.
     """
     _pace_train_reports(report_poll_seconds(plan.resources))
-    _train_workers_at_normal_priority()
     for attempt in range(3):
         # Another search starting at the same moment may take the port between the probe
         # and Ray's bind: then Ray fails to start its dashboard, and a fresh port is tried.
