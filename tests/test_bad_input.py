@@ -21,7 +21,7 @@ import torch
 
 import launch
 from tests.loopback import free_loopback_port
-from tests.test_formats import write_audio, write_csv
+from tests.format_files import write_audio, write_csv
 
 # A tiny search of the learning rate, so that method.temperature is a base value an override may set.
 LR_SPACE = """

@@ -6,7 +6,6 @@ and splits are derived here from the layouts the tests write, not from the reade
 """
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -23,45 +22,7 @@ from ssl_core.data import (
     split_by_fold,
     split_by_recording,
 )
-
-# (format, subtype, sample rate, channels): every audio file of a test cycles through these.
-AUDIO_KINDS = {
-    ".ogg": ("OGG", "VORBIS", 22050, 1),
-    ".flac": ("FLAC", "PCM_16", 32000, 1),
-    ".wav": ("WAV", "PCM_16", 44100, 2),  # the stereo one
-    ".mp3": ("MP3", "MPEG_LAYER_III", 22050, 1),
-}
-
-
-def write_audio(path: Path, seed: int = 0) -> tuple[int, int]:
-    """A short real audio file whose kind follows its extension; returns (rate, channels)."""
-    fmt, subtype, rate, channels = AUDIO_KINDS[path.suffix.lower()]
-    t = np.arange(int(0.2 * rate)) / rate
-    wave = 0.3 * np.sin(2 * np.pi * (800 + 100 * seed) * t)
-    data = np.stack([wave, 0.5 * wave], axis=1) if channels == 2 else wave
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, data.astype(np.float32), rate, format=fmt, subtype=subtype)
-    return rate, channels
-
-
-def write_image(path: Path, seed: int = 0, gray: bool = False) -> tuple[int, int]:
-    """A small real PNG / JPEG / WebP (from the extension); returns (width, height)."""
-    rng = np.random.default_rng(seed)
-    size = (5 + seed % 3, 4)
-    pixels = rng.integers(0, 256, (size[1], size[0]) if gray else (size[1], size[0], 3), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, format={".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG",
-                                               ".webp": "WEBP"}[path.suffix.lower()])
-    return size
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+from tests.format_files import write_audio, write_csv, write_image
 
 
 def by_recording(index: DatasetIndex) -> dict[str, tuple[str | None, str | None]]:
@@ -330,82 +291,3 @@ def test_split_by_fold_refuses_unlabelled_in_val(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"1 unlabelled item\(s\) fall in val or test.*1\.png \(fold '1' -> val\)"):
         split_by_fold(index, {"0": "train", "1": "val"})
     assert split_by_fold(index, {"0": "train", "1": "train"})["train"].tolist() == [0, 1, 2]
-
-
-# ---------------------------------------------------------------- errors
-
-
-def test_manifest_errors(tmp_path: Path) -> None:
-    for name in ["a.wav", "b.ogg", "p.png"]:
-        (write_audio if name.endswith((".wav", ".ogg")) else write_image)(tmp_path / name)
-    manifest = tmp_path / "manifest.csv"
-
-    write_csv(manifest, ["file", "category"], [["a.wav", "x"]])
-    with pytest.raises(ValueError, match=r"manifest\.csv: missing column\(s\) 'path' or 'image', 'label'; "
-                                         r"found columns \['file', 'category'\]; needed: 'path' or 'image', 'label'"):
-        load_dataset(str(tmp_path))
-    write_csv(manifest, ["path", "label"], [])
-    with pytest.raises(ValueError, match=r"manifest\.csv: no rows"):
-        load_dataset(str(tmp_path))
-    write_csv(manifest, ["path", "label"], [["a.wav", "x"], ["p.png", "y"]])
-    with pytest.raises(ValueError, match=r"manifest\.csv: mixes audio and image files "
-                                         r"\(e\.g\. .*a\.wav and .*p\.png\)"):
-        load_dataset(str(tmp_path))
-    write_csv(manifest, ["path", "label"], [["a.wav", "x"], ["clip.mp4", "y"], ["clip.m4a", "y"]])
-    with pytest.raises(ValueError, match=r"2 file\(s\) have an extension that is neither audio "
-                                         r".*clip\.mp4, .*clip\.m4a"):
-        load_dataset(str(tmp_path))
-    missing = [f"gone{k}.wav" for k in range(7)]
-    write_csv(manifest, ["path", "label"], [["a.wav", "x"]] + [[m, "x"] for m in missing] + [["b.ogg", "y"]])
-    with pytest.raises(ValueError, match=r"7 of 9 listed file\(s\) do not exist: gone0\.wav, gone1\.wav, gone2\.wav, "
-                                         r"gone3\.wav, gone4\.wav and 2 more; relative paths are read from"):
-        load_dataset(str(tmp_path))
-    write_csv(manifest, ["path", "label"], [["a.wav", "x"], ["./a.wav", "x"], ["b.ogg", "y"]])
-    with pytest.raises(ValueError, match=r"1 path\(s\) are listed more than once: .*a\.wav \(lines 2, 3\)"):
-        load_dataset(str(tmp_path))
-    write_csv(manifest, ["path", "label"], [["a.wav", "x"], ["", "y"]])
-    with pytest.raises(ValueError, match=r"empty 'path' on line\(s\) \[3\]"):
-        load_dataset(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=r"data\.manifest 'nope\.csv'"):
-        load_dataset(str(tmp_path), manifest="nope.csv")
-
-
-def test_detection_and_format_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no_such_folder"):
-        load_dataset(str(tmp_path / "no_such_folder"))
-    with pytest.raises(ValueError, match=r"data\.format 'wav' is not one of"):
-        load_dataset(str(tmp_path), format="wav")
-    with pytest.raises(ValueError, match=r"data\.manifest='m\.csv' is only read by .*not 'birdclef'"):
-        load_dataset(str(tmp_path), format="birdclef", manifest="m.csv")
-
-    nothing = tmp_path / "nothing"
-    (nothing / "docs").mkdir(parents=True)
-    (nothing / "docs" / "readme.txt").write_text("hi")
-    with pytest.raises(ValueError, match=r"unrecognised dataset folder and no usable files.*train\.csv or "
-                                         r"train_metadata\.csv.*images\.csv.*manifest\.csv.*class folders.*"
-                                         r"Set data\.format to one of"):
-        load_dataset(str(nothing))
-
-    mixed = tmp_path / "mixed"
-    write_audio(mixed / "wren" / "a.flac")
-    write_image(mixed / "wren" / "b.png")
-    with pytest.raises(ValueError, match=r"holds both audio files \(1, e\.g\. wren/a\.flac\) and image files "
-                                         r"\(1, e\.g\. wren/b\.png\); set data\.format=audio_folder or image_folder"):
-        load_dataset(str(mixed))
-    assert load_dataset(str(mixed), format="audio_folder").items[0].recording == "wren/a.flac"
-    assert load_dataset(str(mixed), format="image_folder").items[0].recording == "wren/b.png"
-
-    audio_only = tmp_path / "audio_only"
-    write_audio(audio_only / "wren" / "a.ogg")
-    with pytest.raises(ValueError, match=r"no usable image files; format image_folder expects .*<class>/<file>.*"
-                                         r"1 audio file\(s\) \(e\.g\. wren/a\.ogg\): set data\.format=audio_folder"):
-        load_dataset(str(audio_only), format="image_folder")
-    with pytest.raises(ValueError, match=r"data\.format='birdclef', which expects train\.csv"):
-        load_dataset(str(audio_only), format="birdclef")
-    with pytest.raises(ValueError, match=r"data\.format='image_csv', which expects images\.csv, manifest\.csv.*"
-                                         r"there is no images\.csv or manifest\.csv"):
-        load_dataset(str(audio_only), format="image_csv")
-    with pytest.raises(ValueError, match=r"data\.format='audio_csv', which expects manifest\.csv"):
-        load_dataset(str(audio_only), format="audio_csv")
-    with pytest.raises(ValueError, match=r"embedded dataset 'digits' has the 'image_csv' layout"):
-        load_dataset("digits", format="audio_folder")
