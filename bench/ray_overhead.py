@@ -5,15 +5,17 @@ other (repeat with --repeats; medians printed).
 Rows:
 
 * ``standalone``: wall time of ``python -m ssl_core.train`` (imports, data, training, evaluations)
-* ``trial``: Tune's ``time_total_s`` of the trial (the Train run's start, worker group, gloo,
-  training and evaluations, reports), the number a search pays per trial
+* ``trial``: Tune's ``time_total_s`` of the trial: data, training, evaluations, reports (and,
+  for a DDP trial, Ray Train's start, worker group and gloo), the number a search pays per
+  trial. It starts once the trial's process is up and has loaded the trainable (a few
+  seconds of imports the standalone run pays inside its wall time); ``launch.py`` bounds it
 * ``launch.py``: the whole search process: Ray start, the trial, and the results (test-split
   evaluation of the best trial, figures, exported backbone)
 
 Overhead = trial / standalone - 1; the target is at most 10 % for a 5-minute trial.
 
-Both arms get the same CPUs (``--cpus``, default all of them): the trial's Train worker is given
-that many through ``launch.py --cpus-per-trial`` (Ray then sets its OMP_NUM_THREADS to it) and
+Both arms get the same CPUs (``--cpus``, default all of them): the trial (one worker: it trains in
+the Tune trial's own process) is given that many through ``launch.py --cpus-per-trial`` and
 the standalone run gets ``OMP_NUM_THREADS`` set to the same number, so both train with the
 same torch thread count (torch's own default, one per core, would differ from Ray's).
 

@@ -1,5 +1,5 @@
 """Faults a long search meets, on real processes killed by pid: a diverging trial, a trial
-out of memory, a killed Train worker, a driver stopped by SIGKILL, a lost node.
+out of memory, a killed trial or Train worker, a driver stopped by SIGKILL, a lost node.
 
 Each test runs ``launch.py`` (or a two-node cluster) for real; slow (1-3 min each).
 """
@@ -123,18 +123,23 @@ scheduler: {name: none}
     assert "batch_size: 16" in best  # the best is a healthy trial
 
 
-def _train_workers(root_pid: int) -> list[psutil.Process]:
+def _training_processes(root_pid: int, marker: str) -> list[psutil.Process]:
+    """Ray processes under ``root_pid`` whose title contains ``marker``."""
     found = []
     for child in psutil.Process(root_pid).children(recursive=True):
         try:
-            if "RayTrainWorker" in " ".join(child.cmdline()):
+            if marker in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.NoSuchProcess:
             pass
     return found
 
 
-def test_a_killed_train_worker_is_restarted_from_its_checkpoint(tmp_path) -> None:
+@pytest.mark.parametrize(("flags", "marker"), [
+    ([], "ImplicitFunc"),  # one worker: the Tune trial trains itself; Tune restarts it
+    (["--workers-per-trial", "2"], "RayTrainWorker"),  # DDP: Ray Train restarts its worker group
+], ids=["single-worker-trial", "ddp-train-worker"])
+def test_a_killed_training_process_is_restarted_from_its_checkpoint(tmp_path, flags, marker) -> None:
     space = _space(tmp_path, """
 params:
   method.temperature: {loguniform: [0.1, 0.5]}
@@ -142,17 +147,23 @@ budget: {trials: 1, epochs: 10, max_concurrent: 1}
 scheduler: {name: none}
 """)
     storage = tmp_path / "runs"
-    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "killed-worker"])
+    # result.json reaches the storage folder when Tune checkpoints the experiment (every 10 s
+    # by default): a 1 s period, and epochs of 12 steps (a DDP epoch of 3 took 0.3 s), keep
+    # the kill inside the run.
+    proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "killed-worker",
+                    "--override", "train.max_steps_per_epoch=12", *flags],
+                   env={**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1"})
     experiment = storage / "killed-worker"
     trial = lambda: next(iter(experiment.glob("run_trial_*")), None)  # noqa: E731
-    _wait_for(lambda: trial() is not None and _max_epoch(trial()) >= 2 and _train_workers(proc.pid), 600, proc)
-    (worker,) = _train_workers(proc.pid)
-    os.kill(worker.pid, signal.SIGKILL)
+    _wait_for(lambda: trial() is not None and _max_epoch(trial()) >= 2 and _training_processes(proc.pid, marker),
+              600, proc)
+    victim = _training_processes(proc.pid, marker)[0]
+    os.kill(victim.pid, signal.SIGKILL)
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
     results = _results(trial())
     resumed = [r for r in results if r.get("resumed_from_epoch", 0) > 0]
-    assert resumed, "the restarted worker group resumed from a checkpoint"
+    assert resumed, "the restarted trial resumed from a checkpoint"
     start = resumed[0]["resumed_from_epoch"]
     assert 2 <= start < 10, start  # the newest checkpoint before the kill, not epoch 0
     assert resumed[0]["epoch"] == start + 1  # its first report is the next epoch
@@ -248,8 +259,8 @@ scheduler: {name: none}
         assert proc.returncode == 0, out[-4000:]
         rows = _rows(experiment)
         assert len(rows) == 2 and all(r["status"] == "completed" for r in rows), rows
-        # Whether Ray Train restarted the worker group or Tune restarted the whole trial (when
-        # its Train controller was on the lost node), the trial now ends on the other node.
+        # Tune restarted the lost node's trial (it trains in the trial's own process) from its
+        # newest checkpoint; it now ends on the other node.
         moved = [t for t in trials() if _results(t)[-1]["train_nodes"] != before[t.name]]
         assert len(moved) == 1, "the lost node's trial moved to the surviving node"
         assert _results(moved[0])[-1]["train_nodes"] in before.values()

@@ -107,3 +107,16 @@ def test_train_reports_are_polled_fast_for_gpu_trials_and_every_2_s_on_cpus(monk
     monkeypatch.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "7")  # the user's own setting wins
     _pace_train_reports(2.0)
     assert os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] == "7"
+
+
+def test_a_single_worker_trial_holds_its_own_resources_and_a_ddp_trial_only_a_driver() -> None:
+    # One worker trains inside the Tune trial, so the trial holds its CPUs and GPU (any node);
+    # a DDP trial's Train workers hold them, the trial only the head's trial_driver.
+    single = TrialResources(workers=1, cpus_per_worker=4, gpus_per_worker=0.5)
+    assert single.direct
+    assert single.trial_resources().bundles == [{"CPU": 4, "GPU": 0.5}]
+    assert TrialResources(workers=1, cpus_per_worker=2).trial_resources().bundles == [{"CPU": 2}]
+    ddp = TrialResources(workers=2, cpus_per_worker=4, gpus_per_worker=1)
+    assert not ddp.direct
+    assert ddp.trial_resources().bundles == [{"trial_driver": 1}]
+    assert ddp.scaling_config().num_workers == 2

@@ -89,6 +89,21 @@ def test_search_writes_trials_summary_and_best_config(finished_search) -> None:
         assert key in test_metrics and math.isfinite(test_metrics[key]), key
 
 
+def test_single_worker_trials_train_in_their_tune_trial_with_their_own_cpus(finished_search) -> None:
+    experiment, _ = finished_search
+    trials = sorted(experiment.glob("run_trial_*"))
+    assert len(trials) == 3
+    # No Ray Train run: it would have written its own folder beside the trials.
+    assert not (experiment / "train_runs").exists()
+    for trial in trials:
+        results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+        # 2 trials at once on this 2-CPU machine, 1 CPU each: Ray gave each process 1 torch thread.
+        assert {r["torch_threads"] for r in results} == {1}, trial.name
+        # Tune kept the newest two checkpoints of each trial (its retries resume from them).
+        kept = list(trial.glob("checkpoint_*"))
+        assert 1 <= len(kept) <= 2, (trial.name, kept)
+
+
 def test_exported_backbone_loads_in_timm_and_embeds_like_the_checkpoint(finished_search) -> None:
     experiment, _ = finished_search
     info = yaml.safe_load((experiment / "best_backbone.yaml").read_text())

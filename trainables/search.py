@@ -62,9 +62,9 @@ class ClusterResources:
 
 
 def report_poll_seconds(resources: TrialResources) -> float:
-    """How often the Train controller collects reports: 0.5 s for GPU trials, 2 s on CPUs.
+    """How often the Train controller of a DDP trial collects reports: 0.5 s with GPUs, 2 s on CPUs.
 
-    A worker holds one unread report; its next ``ray.train.report`` waits for the poll, so
+    (Single-worker trials report straight to Tune; trainables/trial.py.) A worker holds one unread report; its next ``ray.train.report`` waits for the poll, so
     an epoch shorter than the poll is stretched to it (Ray's queue of size 1; RAY_NOTES.md:
     20 reports took 36 s at 2 s). On a GPU an epoch of birdsong takes about a second, so a
     2 s poll would halve training speed; a GPU node has cores to spare for the faster poll.
@@ -163,7 +163,13 @@ def _searcher(plan: SearchPlan) -> PruningAwareOptunaSearch:
 def _trainable(plan: SearchPlan):
     setup = TrialSetup(space=plan.space, overrides=plan.overrides, storage_path=str(plan.storage_path),
                        experiment=plan.experiment, resources=plan.resources)
-    return tune.with_resources(make_trainable(setup), {TRIAL_DRIVER: 1})
+    return tune.with_resources(make_trainable(setup), plan.resources.trial_resources())
+
+
+def _trial_retries(resources: TrialResources) -> int:
+    """Restarts of a crashed trial. A Train run restarts its own worker group (twice) before the
+    trial fails, so Tune adds one; a direct trial has only Tune's, the same three tries in all."""
+    return 1 if not resources.direct else 3
 
 
 def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:
@@ -181,7 +187,10 @@ def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:
                                         num_samples=space.trials, max_concurrent_trials=plan.concurrent),
             run_config=tune.RunConfig(name=plan.experiment, storage_path=str(plan.storage_path),
                                       stop=CollapseStopper(grace),
-                                      failure_config=tune.FailureConfig(max_failures=1)),
+                                      failure_config=tune.FailureConfig(max_failures=_trial_retries(plan.resources)),
+                                      # The newest two: what a restarted trial resumes from (the
+                                      # trainer keeps the best beside them, under <trial>/ssl/).
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
     return tuner.fit()
 

@@ -1,8 +1,16 @@
-"""The Tune function trainable: one search trial = one Ray Train ``TorchTrainer`` run.
+"""The Tune function trainable: one search trial, trained in the trial itself or by Ray Train.
 
-The Tune trial holds only a ``trial_driver`` resource; the Train workers hold the real CPUs
-and GPUs (RAY_NOTES.md: a CPU-holding driver can starve its own worker group). The Train
-run is named after the Tune trial id, so a restarted trial finds its own checkpoints.
+* One worker (the usual trial: one GPU, a GPU fraction, or some CPUs): the trainer runs in
+  the Tune trial's own process, which holds the trial's CPUs and GPU and a ``trial_driver``.
+  Ray Train's worker group would add a controller and five helper actors per trial (each
+  waking ~150 times a second), a second process, gloo and ~15 s of start-up per trial, for
+  no gain with one worker: on 2 CPU cores that cost a trial 17-28 % over the standalone
+  run (``bench/ray_overhead.py``), and on a GPU the start-up alone is longer than a short
+  trial's training. Tune restarts a crashed trial from its newest checkpoint.
+* Several workers (DDP): one Ray Train ``TorchTrainer`` run. The Tune trial holds only a
+  ``trial_driver`` resource; the Train workers hold the real CPUs and GPUs (RAY_NOTES.md: a
+  CPU-holding driver can starve its own worker group). The Train run is named after the
+  Tune trial id, so a restarted trial finds its own checkpoints.
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from typing import Any
 import ray.tune
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
+from ray.tune import PlacementGroupFactory
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from search_spaces import SearchSpace, resolve_config
 from ssl_core.config import Config
-from trainables.worker_loop import train_loop_per_worker
+from trainables.worker_loop import direct_trial, train_loop_per_worker
 
 TRIAL_DRIVER = "trial_driver"
 
@@ -37,6 +46,22 @@ class TrialResources:
             resources["GPU"] = self.gpus_per_worker
         return ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
                              resources_per_worker=resources)
+
+    @property
+    def direct(self) -> bool:
+        """One worker: trained in the Tune trial itself, without Ray Train."""
+        return self.workers == 1
+
+    def trial_resources(self) -> PlacementGroupFactory:
+        """What the Tune trial holds: the worker's CPUs and GPU when it trains itself (on any
+        node; launch.py caps trials at once), else a ``trial_driver`` on the head (the Train
+        workers hold the rest, anywhere)."""
+        bundle: dict[str, float] = {TRIAL_DRIVER: 1}
+        if self.direct:
+            bundle = {"CPU": self.cpus_per_worker}
+            if self.gpus_per_worker:
+                bundle["GPU"] = self.gpus_per_worker
+        return PlacementGroupFactory([bundle])
 
 
 @dataclass(frozen=True)
@@ -65,10 +90,13 @@ def make_trainable(setup: TrialSetup):
         trial_id = context.get_trial_id()
         # get_trial_dir() is a staging path; its basename names the trial's storage folder.
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
+        loop_config = {"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl"), "metric": setup.space.metric}
+        if setup.resources.direct:
+            direct_trial(loop_config)
+            return
         trainer = TorchTrainer(
             train_loop_per_worker,
-            train_loop_config={"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl"),
-                               "metric": setup.space.metric},
+            train_loop_config=loop_config,
             scaling_config=setup.resources.scaling_config(),
             run_config=RunConfig(
                 name=f"train-{trial_id}",

@@ -1,16 +1,22 @@
-"""What runs on each Ray Train worker: ``ssl_core.trainer.train`` with Ray's report and resume.
+"""What runs a trial's training: ``ssl_core.trainer.train`` with Ray's report and resume.
 
-Every rank calls ``ray.train.report`` at each evaluation (Ray requires it); rank 0 attaches
-the checkpoint directory the trainer just wrote. ``ray.train.get_checkpoint()`` is set
-when Ray restarts a failed worker group or a restored trial: training then continues
-from that checkpoint instead of epoch 0.
+Two ways in, one body (``run_with_reports``):
+
+* ``train_loop_per_worker``: each Ray Train worker of a multi-worker (DDP) trial. Every rank
+  calls ``ray.train.report`` at each evaluation (Ray requires it); rank 0 attaches the
+  checkpoint directory the trainer just wrote.
+* ``direct_trial``: a single-worker trial, run inside the Tune trial itself (``ray.tune.report``),
+  without Ray Train's worker group (trainables/trial.py says why).
+
+The checkpoint Ray hands back (``get_checkpoint()``) is set when Ray restarts a failed worker
+group or trial, or restores an interrupted search: training then continues from it instead of
+epoch 0.
 
 A loss that becomes non-finite or a batch that does not fit in memory fails the same way
 on every retry, so neither is left to Ray's retries (which would rerun it from the last
-checkpoint, twice per worker group and again per Tune retry): the worker reports a last
-result carrying ``trial_failure`` (the reason) and ends. The searcher tells Optuna FAIL
-and the summary shows the reason. Crashes (a killed worker, a lost node) still raise and
-are retried from the checkpoint.
+checkpoint): the trial reports a last result carrying ``trial_failure`` (the reason) and
+ends. The searcher tells Optuna FAIL and the summary shows the reason. Crashes (a killed
+worker, a lost node) still raise and are retried from the checkpoint.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import ray
 import ray.train
+import ray.tune
 import torch
 
 from ssl_core.checkpoint import read_checkpoint
@@ -30,7 +38,13 @@ from ssl_core.trainer import NonFiniteLossError, train
 
 FAILURE_KEY = "trial_failure"
 NODES_KEY = "train_nodes"  # the Ray node ids the trial's workers ran on, comma-separated
-RESUMED_KEY = "resumed_from_epoch"  # the checkpoint epoch this worker group started from; 0: a fresh start
+RESUMED_KEY = "resumed_from_epoch"  # the checkpoint epoch this run started from; 0: a fresh start
+# torch's intra-op threads in the training process: Ray sets OMP_NUM_THREADS to the CPUs the
+# trial holds, so concurrent trials do not oversubscribe the cores (shown to catch a mismatch).
+THREADS_KEY = "torch_threads"
+
+# ``ray_report(metrics, checkpoint_dir or None)``: hands one result (and a checkpoint) to Ray.
+RayReport = Callable[[dict[str, Any], "Path | None"], None]
 
 
 def worker_nodes() -> str:
@@ -43,36 +57,59 @@ def worker_nodes() -> str:
     return node
 
 
-def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    """``loop_config``: ``{"config": Config.to_dict(), "run_dir": str, "metric": str}``."""
+def run_with_reports(loop_config: dict[str, Any], checkpoint: ray.train.Checkpoint | ray.tune.Checkpoint | None,
+                     ray_report: RayReport) -> None:
+    """Train ``loop_config`` (``{"config": Config.to_dict(), "run_dir": str, "metric": str}``).
+
+    Resumes from ``checkpoint`` when Ray gives one; every evaluation goes to ``ray_report``.
+    """
     cfg = config_from_dict(loop_config["config"]).validate()
     run_dir = Path(loop_config["run_dir"])
     resume_dir = None
-    checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
         # A local copy: the trainer reads it once at start, then it can go.
         resume_dir = Path(tempfile.mkdtemp(prefix="ssl-search-resume-"))
         checkpoint.to_directory(str(resume_dir))
     resumed_from = int(read_checkpoint(resume_dir)["epoch"]) if resume_dir is not None else 0
     # Tune checks every result for the objective: the failure report repeats the last one.
-    context = {NODES_KEY: worker_nodes(), RESUMED_KEY: resumed_from}  # added to every report
+    context = {NODES_KEY: worker_nodes(), RESUMED_KEY: resumed_from,  # added to every report
+               THREADS_KEY: torch.get_num_threads()}
     last: dict[str, Any] = {loop_config.get("metric", "knn_top1"): float("nan"), "epoch": resumed_from, **context}
 
     def report(metrics: dict[str, float], checkpoint_dir: Path | None) -> None:
         last.update(metrics)
-        attached = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        ray.train.report({**metrics, **context}, checkpoint=attached)
+        ray_report({**metrics, **context}, checkpoint_dir)
 
     try:
         train(cfg, report=report, run_dir=run_dir, resume_from=resume_dir)
     except NonFiniteLossError as err:
-        ray.train.report({**last, FAILURE_KEY: f"non-finite loss: {err}"})
+        ray_report({**last, FAILURE_KEY: f"non-finite loss: {err}"}, None)
     except (torch.OutOfMemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
-            raise  # a crash: Ray Train retries it from the last checkpoint
+            raise  # a crash: Ray retries it from the last checkpoint
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        ray.train.report({**last, FAILURE_KEY: out_of_memory_reason(cfg, err)})
+        ray_report({**last, FAILURE_KEY: out_of_memory_reason(cfg, err)}, None)
     finally:
         if resume_dir is not None:
             shutil.rmtree(resume_dir, ignore_errors=True)
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """One Ray Train worker of a multi-worker trial."""
+
+    def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+        attached = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        ray.train.report(metrics, checkpoint=attached)
+
+    run_with_reports(loop_config, ray.train.get_checkpoint(), ray_report)
+
+
+def direct_trial(loop_config: dict[str, Any]) -> None:
+    """A single-worker trial, run in the Tune trial's own process."""
+
+    def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+        attached = ray.tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        ray.tune.report(metrics, checkpoint=attached)
+
+    run_with_reports(loop_config, ray.tune.get_checkpoint(), ray_report)
