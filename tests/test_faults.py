@@ -170,6 +170,8 @@ scheduler: {name: none}
     epochs = [r["epoch"] for r in results]
     assert epochs == list(range(11)), epochs  # every epoch once: nothing lost, nothing duplicated
     assert _rows(experiment)[0]["status"] == "completed"
+    if not flags:  # a single-worker trial's checkpoints are Tune's: it keeps the newest two of 10
+        assert len(list(trial().glob("checkpoint_*"))) == 2
 
 
 def test_a_driver_killed_with_sigkill_resumes_its_search(tmp_path) -> None:

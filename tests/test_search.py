@@ -99,9 +99,9 @@ def test_single_worker_trials_train_in_their_tune_trial_with_their_own_cpus(fini
         results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
         # 2 trials at once on this 2-CPU machine, 1 CPU each: Ray gave each process 1 torch thread.
         assert {r["torch_threads"] for r in results} == {1}, trial.name
-        # Tune kept the newest two checkpoints of each trial (its retries resume from them).
-        kept = list(trial.glob("checkpoint_*"))
-        assert 1 <= len(kept) <= 2, (trial.name, kept)
+        # Tune holds the trial's checkpoints (its retries resume from them); how many it keeps
+        # is checked on a 10-epoch trial in tests/test_faults.py.
+        assert list(trial.glob("checkpoint_*")), trial.name
 
 
 def test_exported_backbone_loads_in_timm_and_embeds_like_the_checkpoint(finished_search) -> None:

@@ -62,11 +62,12 @@ class ClusterResources:
 
 
 def report_poll_seconds(resources: TrialResources) -> float:
-    """How often the Train controller of a DDP trial collects reports: 0.5 s with GPUs, 2 s on CPUs.
+    """How often a DDP trial's Train controller collects reports: 0.5 s with GPUs, 2 s on CPUs.
 
-    (Single-worker trials report straight to Tune; trainables/trial.py.) A worker holds one unread report; its next ``ray.train.report`` waits for the poll, so
-    an epoch shorter than the poll is stretched to it (Ray's queue of size 1; RAY_NOTES.md:
-    20 reports took 36 s at 2 s). On a GPU an epoch of birdsong takes about a second, so a
+    (Single-worker trials report straight to Tune; trainables/trial.py.) A worker holds one
+    unread report; its next ``ray.train.report`` waits for the poll, so an epoch shorter than
+    the poll is stretched to it (Ray's queue of size 1; RAY_NOTES.md: 20 reports took 36 s at
+    2 s). On a GPU an epoch of birdsong takes about a second, so a
     2 s poll would halve training speed; a GPU node has cores to spare for the faster poll.
     On CPUs each poll wakes a dozen Ray processes that take cores from training: on 2 cores
     a 0.5 s poll slowed a trial's training by ~30 % (a 6-epoch simclr_temp trial: 97 s at
@@ -168,8 +169,8 @@ def _trainable(plan: SearchPlan):
 
 def _trial_retries(resources: TrialResources) -> int:
     """Restarts of a crashed trial. A Train run restarts its own worker group (twice) before the
-    trial fails, so Tune adds one; a direct trial has only Tune's, the same three tries in all."""
-    return 1 if not resources.direct else 3
+    trial fails, so Tune adds one; a direct trial has only Tune's, the same three restarts in all."""
+    return 3 if resources.direct else 1
 
 
 def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:

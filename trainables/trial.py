@@ -1,9 +1,9 @@
 """The Tune function trainable: one search trial, trained in the trial itself or by Ray Train.
 
 * One worker (the usual trial: one GPU, a GPU fraction, or some CPUs): the trainer runs in
-  the Tune trial's own process, which holds the trial's CPUs and GPU and a ``trial_driver``.
-  Ray Train's worker group would add a controller and five helper actors per trial (each
-  waking ~150 times a second), a second process, gloo and ~15 s of start-up per trial, for
+  the Tune trial's own process, which holds the trial's CPUs and GPU (on any node; launch.py
+  caps trials at once). Ray Train's worker group would add a controller and five helper
+  actors per trial (the main thread of each waking ~100 times a second), a second process, gloo and ~15 s of start-up per trial, for
   no gain with one worker: on 2 CPU cores that cost a trial 17-28 % over the standalone
   run (``bench/ray_overhead.py``), and on a GPU the start-up alone is longer than a short
   trial's training. Tune restarts a crashed trial from its newest checkpoint.
@@ -56,11 +56,11 @@ class TrialResources:
         """What the Tune trial holds: the worker's CPUs and GPU when it trains itself (on any
         node; launch.py caps trials at once), else a ``trial_driver`` on the head (the Train
         workers hold the rest, anywhere)."""
-        bundle: dict[str, float] = {TRIAL_DRIVER: 1}
-        if self.direct:
-            bundle = {"CPU": self.cpus_per_worker}
-            if self.gpus_per_worker:
-                bundle["GPU"] = self.gpus_per_worker
+        if not self.direct:
+            return PlacementGroupFactory([{TRIAL_DRIVER: 1}])
+        bundle = {"CPU": self.cpus_per_worker}
+        if self.gpus_per_worker:
+            bundle["GPU"] = self.gpus_per_worker
         return PlacementGroupFactory([bundle])
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any
 
 import ray
 import ray.train
@@ -40,11 +41,8 @@ FAILURE_KEY = "trial_failure"
 NODES_KEY = "train_nodes"  # the Ray node ids the trial's workers ran on, comma-separated
 RESUMED_KEY = "resumed_from_epoch"  # the checkpoint epoch this run started from; 0: a fresh start
 # torch's intra-op threads in the training process: Ray sets OMP_NUM_THREADS to the CPUs the
-# trial holds, so concurrent trials do not oversubscribe the cores (shown to catch a mismatch).
+# trial holds, so concurrent trials do not oversubscribe the cores; reported so a mismatch shows.
 THREADS_KEY = "torch_threads"
-
-# ``ray_report(metrics, checkpoint_dir or None)``: hands one result (and a checkpoint) to Ray.
-RayReport = Callable[[dict[str, Any], "Path | None"], None]
 
 
 def worker_nodes() -> str:
@@ -57,15 +55,17 @@ def worker_nodes() -> str:
     return node
 
 
-def run_with_reports(loop_config: dict[str, Any], checkpoint: ray.train.Checkpoint | ray.tune.Checkpoint | None,
-                     ray_report: RayReport) -> None:
+def run_with_reports(loop_config: dict[str, Any], api: ModuleType) -> None:
     """Train ``loop_config`` (``{"config": Config.to_dict(), "run_dir": str, "metric": str}``).
 
-    Resumes from ``checkpoint`` when Ray gives one; every evaluation goes to ``ray_report``.
+    ``api`` is ``ray.train`` (a Train worker) or ``ray.tune`` (a Tune trial): both offer the
+    same ``get_checkpoint``, ``report(metrics, checkpoint=...)`` and ``Checkpoint``. Resumes
+    from Ray's checkpoint when there is one; every evaluation is reported.
     """
     cfg = config_from_dict(loop_config["config"]).validate()
     run_dir = Path(loop_config["run_dir"])
     resume_dir = None
+    checkpoint = api.get_checkpoint()
     if checkpoint is not None:
         # A local copy: the trainer reads it once at start, then it can go.
         resume_dir = Path(tempfile.mkdtemp(prefix="ssl-search-resume-"))
@@ -75,6 +75,10 @@ def run_with_reports(loop_config: dict[str, Any], checkpoint: ray.train.Checkpoi
     context = {NODES_KEY: worker_nodes(), RESUMED_KEY: resumed_from,  # added to every report
                THREADS_KEY: torch.get_num_threads()}
     last: dict[str, Any] = {loop_config.get("metric", "knn_top1"): float("nan"), "epoch": resumed_from, **context}
+
+    def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+        attached = api.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        api.report(metrics, checkpoint=attached)
 
     def report(metrics: dict[str, float], checkpoint_dir: Path | None) -> None:
         last.update(metrics)
@@ -97,19 +101,9 @@ def run_with_reports(loop_config: dict[str, Any], checkpoint: ray.train.Checkpoi
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """One Ray Train worker of a multi-worker trial."""
-
-    def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
-        attached = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        ray.train.report(metrics, checkpoint=attached)
-
-    run_with_reports(loop_config, ray.train.get_checkpoint(), ray_report)
+    run_with_reports(loop_config, ray.train)
 
 
 def direct_trial(loop_config: dict[str, Any]) -> None:
     """A single-worker trial, run in the Tune trial's own process."""
-
-    def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
-        attached = ray.tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
-        ray.tune.report(metrics, checkpoint=attached)
-
-    run_with_reports(loop_config, ray.tune.get_checkpoint(), ray_report)
+    run_with_reports(loop_config, ray.tune)
