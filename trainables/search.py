@@ -168,8 +168,8 @@ def _trainable(plan: SearchPlan):
 
 
 def _trial_retries(resources: TrialResources) -> int:
-    """Restarts of a crashed trial. A Train run restarts its own worker group (twice) before the
-    trial fails, so Tune adds one; a direct trial has only Tune's, the same three restarts in all."""
+    """Restarts of a crashed trial. A Train run restarts its own worker group (twice) before
+    the trial fails, so Tune adds one; a direct trial has only Tune's: three restarts either way."""
     return 3 if resources.direct else 1
 
 

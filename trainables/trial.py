@@ -3,10 +3,10 @@
 * One worker (the usual trial: one GPU, a GPU fraction, or some CPUs): the trainer runs in
   the Tune trial's own process, which holds the trial's CPUs and GPU (on any node; launch.py
   caps trials at once). Ray Train's worker group would add a controller and five helper
-  actors per trial (the main thread of each waking ~100 times a second), a second process, gloo and ~15 s of start-up per trial, for
-  no gain with one worker: on 2 CPU cores that cost a trial 17-28 % over the standalone
-  run (``bench/ray_overhead.py``), and on a GPU the start-up alone is longer than a short
-  trial's training. Tune restarts a crashed trial from its newest checkpoint.
+  actors per trial (the main thread of each waking ~100 times a second), a second process,
+  gloo and ~15 s of start-up per trial, for no gain with one worker: on 2 CPU cores that
+  cost a trial 17-28 % over the standalone run (``bench/ray_overhead.py``; now 4-6 %), and
+  on a GPU the start-up alone is longer than a short trial's training. Tune restarts a crashed trial from its newest checkpoint.
 * Several workers (DDP): one Ray Train ``TorchTrainer`` run. The Tune trial holds only a
   ``trial_driver`` resource; the Train workers hold the real CPUs and GPUs (RAY_NOTES.md: a
   CPU-holding driver can starve its own worker group). The Train run is named after the
