@@ -5,9 +5,9 @@ The search's own Optuna study lives inside Ray's searcher state; the trial table
 outlives the Ray session, so the study is rebuilt from it in memory:
 
 * ``completed`` rows -> COMPLETE trials with their best objective value;
-* ``pruned`` and ``collapsed: ...`` rows -> PRUNED, their partial score kept as the
-  intermediate value at the epoch they reached (as the search told Optuna, see
-  ``trainables/optuna_search.py``);
+* ``pruned``, ``collapsed: ...`` and ``interrupted at epoch N`` rows -> PRUNED, their partial
+  score kept as the intermediate value at the epoch they reached (as the search told Optuna,
+  see ``trainables/optuna_search.py``; an interrupted trial stopped early too, for another reason);
 * ``failed: ...`` rows (and completed ones without a finite score) -> FAIL.
 
 Figures are drawn with plain matplotlib rather than ``optuna.visualization.matplotlib``:
@@ -131,13 +131,13 @@ def study_from_trials(csv_path: Path, space: SearchSpace) -> optuna.Study:
         row = rows[i]
         params = {key: parse_param(row[key], dist, key) for key, dist in space.params.items()
                   if not (row[key] == "" and dist.kind != "choice")}  # a failed trial may lack params
-        kind = row["status"].split(":")[0].strip()
+        kind = (row["status"].split(":")[0].split() or [""])[0]  # "interrupted at epoch 3" -> "interrupted"
         value = _number(row[column])
         attrs = {"name": row["trial"], "status": row["status"]}
         dists = {key: distributions[key] for key in params}
         if kind == "completed" and math.isfinite(value):
             trial = optuna.trial.create_trial(params=params, distributions=dists, value=value, user_attrs=attrs)
-        elif kind in ("pruned", "collapsed"):
+        elif kind in ("pruned", "collapsed", "interrupted"):
             epochs = _number(row.get("epochs"))
             steps = {int(epochs) if math.isfinite(epochs) else 0: value} if math.isfinite(value) else {}
             trial = optuna.trial.create_trial(params=params, distributions=dists, state=TrialState.PRUNED,
@@ -147,7 +147,7 @@ def study_from_trials(csv_path: Path, space: SearchSpace) -> optuna.Study:
                                               user_attrs=attrs)
         else:
             raise ValueError(f"{csv_path}: trial {row['trial']} has status {row['status']!r}; expected completed, "
-                             "pruned, collapsed: ... or failed: ...")
+                             "pruned, interrupted at epoch N, collapsed: ... or failed: ...")
         trials.append(trial)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line
@@ -196,8 +196,9 @@ def importance_figure(study: optuna.Study) -> Figure | None:
 def history_figure(study: optuna.Study, metric: str) -> Figure:
     """The objective of each trial by trial number, and the best so far (complete trials).
 
-    Complete trials are dots; pruned trials are crosses at the partial score they reached
-    (their last intermediate value); failed trials have no score and are counted in the title.
+    Complete trials are dots; pruned trials (stopped by ASHA, collapsed or interrupted) are
+    crosses at the partial score they reached (their last intermediate value); failed trials
+    have no score and are counted in the title.
     """
     maximise = study.direction == optuna.study.StudyDirection.MAXIMIZE
     complete = _complete(study)
@@ -214,7 +215,7 @@ def history_figure(study: optuna.Study, metric: str) -> Figure:
     if pruned:
         last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
         ax.scatter([t.number for t in pruned], last, marker="x", color="#8c8c8c", s=30, zorder=3,
-                   label="pruned / collapsed (partial score)")
+                   label="pruned / collapsed / interrupted (partial score)")
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"{metric} ({'max' if maximise else 'min'})")
     counts = f"{len(complete)} complete, {len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)))} " \

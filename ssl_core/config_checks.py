@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 MAX_SAMPLE_RATE = 1_000_000
+MAX_MELS = 1024
+MAX_N_FFT = 16384
 
 
 def _fail(field: str, value: Any, allowed: str) -> None:
@@ -41,6 +43,11 @@ def _probability(field: str, value: float) -> None:
 def _at_least(field: str, value: int, low: int) -> None:
     if value < low:
         _fail(field, value, f"must be an integer >= {low}")
+
+
+def _integer_in(field: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        _fail(field, value, f"must be an integer in [{low}, {high}]")
 
 
 def _one_of(field: str, value: str, allowed: Iterable[str]) -> None:
@@ -79,8 +86,10 @@ def _check_data(cfg: "Config") -> None:
 
 def _check_frontend(cfg: "Config") -> None:
     f = cfg.frontend
-    _at_least("frontend.n_mels", f.n_mels, 8)
-    _at_least("frontend.n_fft", f.n_fft, 16)
+    # Upper bounds far past any real front end (a 16384-sample window is 1 s at 16 kHz) keep
+    # the filter-bank check below small: at most 8193 FFT bins x 1024 bands.
+    _integer_in("frontend.n_mels", f.n_mels, 8, MAX_MELS)
+    _integer_in("frontend.n_fft", f.n_fft, 16, MAX_N_FFT)
     _at_least("frontend.hop_length", f.hop_length, 1)
     _non_negative("frontend.f_min", f.f_min)
     if not f.f_max > f.f_min:
@@ -96,6 +105,22 @@ def _check_frontend(cfg: "Config") -> None:
         _fail("data.crop_seconds", cfg.data.crop_seconds,
               f"with data.sample_rate={cfg.data.sample_rate} and frontend.hop_length={f.hop_length} it gives only "
               f"{frames} spectrogram frames; use at least 8 (a longer crop or a smaller hop length)")
+    samples = int(cfg.data.crop_seconds * cfg.data.sample_rate)
+    if samples <= f.n_fft // 2:
+        # torch.stft's centred frames pad n_fft // 2 samples by reflection, which needs more
+        # samples than that; caught here, it would fail the first training step of every trial.
+        _fail("frontend.n_fft", f.n_fft,
+              f"the centred STFT needs a crop longer than n_fft // 2 = {f.n_fft // 2} samples, but "
+              f"data.crop_seconds={cfg.data.crop_seconds} at data.sample_rate={cfg.data.sample_rate} gives "
+              f"{samples}; lower frontend.n_fft or lengthen data.crop_seconds")
+    from ssl_core.frontends import empty_mel_bands, empty_mel_bands_message
+
+    if f.n_mels > f.n_fft // 2 + 1:
+        _fail("frontend.n_mels", f.n_mels, f"must be at most the FFT's n_fft // 2 + 1 = {f.n_fft // 2 + 1} bins "
+              f"(frontend.n_fft={f.n_fft}); raise n_fft or lower n_mels")
+    empty = empty_mel_bands(f, cfg.data.sample_rate)
+    if empty:
+        _fail("frontend.n_mels", f.n_mels, empty_mel_bands_message(f, empty))
 
 
 def _check_augment(cfg: "Config") -> None:

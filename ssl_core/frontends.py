@@ -79,12 +79,9 @@ class LogMelFrontend(nn.Module):
                 n_mels=cfg.n_mels,
                 power=2.0,
             )
-        empty = (self.mel.mel_scale.fb.amax(dim=0) == 0).nonzero().flatten().tolist()
+        empty = _empty_bands(self.mel.mel_scale.fb)
         if empty:
-            raise ValueError(
-                f"n_mels={cfg.n_mels} is too many for n_fft={cfg.n_fft} between f_min={cfg.f_min} "
-                f"and f_max={cfg.f_max}: mel bands {empty} contain no FFT bin; raise n_fft or lower n_mels"
-            )
+            raise ValueError(empty_mel_bands_message(cfg, empty))
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced from ``num_samples`` samples (centred STFT)."""
@@ -171,6 +168,31 @@ class ImageFrontend(nn.Module):
                     x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
                 )
         return self.normalise(x)
+
+
+def _empty_bands(filterbank: Tensor) -> list[int]:
+    """Mel bands of a ``[n_freqs, n_mels]`` filter bank that weigh no FFT bin."""
+    return (filterbank.amax(dim=0) == 0).nonzero().flatten().tolist()
+
+
+def empty_mel_bands(cfg: FrontendConfig, sample_rate: int) -> list[int]:
+    """Indices of the mel bands that would contain no FFT bin (too many mels for ``n_fft``).
+
+    The filter bank is torchaudio's, built exactly as ``MelSpectrogram`` builds it (HTK
+    scale, no normalisation), so config validation and the front end agree.
+    """
+    with warnings.catch_warnings():  # torchaudio's warning says less than our message
+        warnings.simplefilter("ignore", UserWarning)
+        fb = torchaudio.functional.melscale_fbanks(cfg.n_fft // 2 + 1, cfg.f_min, cfg.f_max, cfg.n_mels,
+                                                   sample_rate)
+    return _empty_bands(fb)
+
+
+def empty_mel_bands_message(cfg: FrontendConfig, empty: list[int]) -> str:
+    """Names every field involved: any of them can be the one to change."""
+    return (f"frontend.n_mels={cfg.n_mels} is too many for frontend.n_fft={cfg.n_fft} ({cfg.n_fft // 2 + 1} FFT "
+            f"bins) between frontend.f_min={cfg.f_min} and frontend.f_max={cfg.f_max}: {len(empty)} of the mel "
+            f"bands (from band {empty[0]}) contain no FFT bin; raise n_fft, lower n_mels or widen f_min..f_max")
 
 
 def _check_frontend(cfg: FrontendConfig, sample_rate: int) -> None:

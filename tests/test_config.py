@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+import torch
+import torchaudio
 import yaml
 
 from ssl_core.config import Config, ConfigError, config_from_dict, load_config, parse_override
@@ -120,6 +124,51 @@ def test_too_few_frames_names_hop_length_and_sample_rate() -> None:
     with pytest.raises(ConfigError, match=r"data.crop_seconds=2.0 is invalid: with data.sample_rate=16000 and "
                                           r"frontend.hop_length=100000 it gives only 1 spectrogram frames"):
         load_config(None, ["frontend.hop_length=100000"])
+
+
+@pytest.mark.parametrize("n_fft", [1024, 3198, 3200, 3202, 4096])
+def test_n_fft_against_the_crop_is_refused_exactly_when_torch_stft_refuses_it(n_fft) -> None:
+    # 0.1 s at 16 kHz = 1600 samples; torch.stft's centred frames are the reference.
+    overrides = [f"frontend.n_fft={n_fft}", "data.crop_seconds=0.1", "data.sample_rate=16000"]
+    try:
+        torch.stft(torch.zeros(1, 1600), n_fft, hop_length=160, window=torch.hann_window(n_fft), center=True,
+                   return_complex=True)
+        stft_error = None
+    except RuntimeError as err:
+        stft_error = err
+    if stft_error is None:
+        assert load_config(None, overrides).frontend.n_fft == n_fft
+    else:
+        with pytest.raises(ConfigError, match=rf"frontend.n_fft={n_fft} is invalid: the centred STFT needs a crop "
+                                              rf"longer than n_fft // 2 = {n_fft // 2} samples, but "
+                                              r"data.crop_seconds=0.1 at data.sample_rate=16000 gives 1600; "
+                                              r"lower frontend.n_fft or lengthen data.crop_seconds"):
+            load_config(None, overrides)
+
+
+@pytest.mark.parametrize("n_mels, n_fft", [(64, 512), (128, 512), (128, 256), (64, 128), (32, 64), (16, 64)])
+def test_mel_bands_without_fft_bins_are_refused_at_config_time(n_mels, n_fft) -> None:
+    # torchaudio's own MelSpectrogram, as the front end builds it, is the reference.
+    cfg = Config()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        bank = torchaudio.transforms.MelSpectrogram(sample_rate=cfg.data.sample_rate, n_fft=n_fft, n_mels=n_mels,
+                                                    f_min=cfg.frontend.f_min, f_max=cfg.frontend.f_max).mel_scale.fb
+    empty = int((bank.amax(dim=0) == 0).sum())
+    overrides = [f"frontend.n_fft={n_fft}", f"frontend.n_mels={n_mels}"]
+    if empty == 0:
+        assert load_config(None, overrides).frontend.n_mels == n_mels
+    else:
+        with pytest.raises(ConfigError, match=rf"frontend.n_mels={n_mels} is invalid: .* {empty} of the mel bands "
+                                              r"\(from band \d+\) contain no FFT bin; raise n_fft, lower n_mels"):
+            load_config(None, overrides)
+
+
+@pytest.mark.parametrize("n_mels, n_fft", [(200, 256), (96, 128), (1024, 512)])
+def test_more_mel_bands_than_fft_bins_is_refused_before_building_a_filter_bank(n_mels, n_fft) -> None:
+    with pytest.raises(ConfigError, match=rf"frontend.n_mels={n_mels} is invalid: must be at most the FFT's "
+                                          rf"n_fft // 2 \+ 1 = {n_fft // 2 + 1} bins"):
+        load_config(None, [f"frontend.n_fft={n_fft}", f"frontend.n_mels={n_mels}"])
 
 
 @pytest.mark.parametrize("text", ["null", "~", "", "NULL"])

@@ -140,6 +140,8 @@ ROWS = [
      "collapsed: emb_std 1e-05 < 0.0001 at epoch 1"),
     ("run_trial_5a1b2c3d_6_method_temperature=0.2_2026-01-01_00-00-06", "0.2", "32", "0.1", "nan", "0",
      "failed: RuntimeError: CUDA out of memory"),
+    ("run_trial_6a1b2c3d_7_method_temperature=0.4_2026-01-01_00-00-07", "0.4", "64", "0.6", "25.0", "3",
+     "interrupted at epoch 3"),
 ]
 
 
@@ -156,11 +158,11 @@ def test_study_from_trials_states_values_and_order(tmp_path: Path) -> None:
     study = study_from_trials(write_csv(tmp_path / "trials.csv"), space(PARAMS))
     states = [t.state for t in study.trials]
     S = optuna.trial.TrialState
-    assert states.count(S.COMPLETE) == 3 and states.count(S.PRUNED) == 2 and states.count(S.FAIL) == 1
+    assert states.count(S.COMPLETE) == 3 and states.count(S.PRUNED) == 3 and states.count(S.FAIL) == 1
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
-    # Trials come in Ray's start order (sequence numbers 1..6), not the CSV's score order.
+    # Trials come in Ray's start order (sequence numbers 1..7), not the CSV's score order.
     sequence = [int(t.user_attrs["name"].split("_")[3]) for t in study.trials]
-    assert sequence == [1, 2, 3, 4, 5, 6]
+    assert sequence == [1, 2, 3, 4, 5, 6, 7]
     by_name = {t.user_attrs["name"]: t for t in study.trials}
     for name, temperature, batch, noise, best, epochs, status in ROWS:
         trial = by_name[name]
@@ -170,7 +172,7 @@ def test_study_from_trials_states_values_and_order(tmp_path: Path) -> None:
         assert trial.params["augment.noise_p"] == pytest.approx(float(noise))
         if status == "completed":
             assert trial.value == pytest.approx(float(best))
-        elif status.startswith(("pruned", "collapsed")):
+        elif status.startswith(("pruned", "collapsed", "interrupted")):
             assert trial.value is None and trial.intermediate_values == {int(epochs): float(best)}
     assert study.best_value == pytest.approx(40.5)
     # A min-mode space flips the direction and so the best trial.
@@ -221,11 +223,11 @@ def test_importance_and_history_figures(tmp_path: Path) -> None:
     complete, pruned = scatters(history)
     # Complete trials at their numbers (order 1, 3, 5 -> numbers 0, 2, 4) and values.
     np.testing.assert_allclose(np.asarray(complete.get_offsets()), [[0, 31.0], [2, 40.5], [4, 22.0]])
-    np.testing.assert_allclose(np.asarray(pruned.get_offsets()), [[1, 28.0], [3, 5.0]])
+    np.testing.assert_allclose(np.asarray(pruned.get_offsets()), [[1, 28.0], [3, 5.0], [6, 25.0]])
     (best_line,) = ax.get_lines()
     running_max = np.maximum.accumulate([31.0, 40.5, 22.0])
     np.testing.assert_allclose(best_line.get_ydata(), running_max)
-    assert "3 complete, 2 pruned, 1 failed" in ax.get_title()
+    assert "3 complete, 3 pruned, 1 failed" in ax.get_title()
     for name, figure in (("importance", fig), ("history", history)):
         with Image.open(save_figure(figure, tmp_path / f"{name}.png")) as image:
             w, h = figure.get_size_inches() * DPI

@@ -46,15 +46,15 @@ from trainables.worker_loop import FAILURE_KEY
 SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
 # Tune statuses of a trial the search did not get to finish (the driver was interrupted).
 UNFINISHED = ("RUNNING", "PENDING", "PAUSED")
-# A status kind study_report already reads (an Optuna PRUNED trial), with the reason after ':'.
-INTERRUPTED = "pruned: interrupted"
+# Their status: "interrupted at epoch N" (study_report tells Optuna PRUNED, with the partial score).
+INTERRUPTED = "interrupted"
 
 
 @dataclass
 class TrialRow:
     name: str
     params: dict[str, Any]
-    status: str  # completed / pruned / collapsed: ... / failed: ...
+    status: str  # completed / pruned / interrupted at epoch N / collapsed: ... / failed: ...
     epochs: int
     best: float  # best objective over the trial's evaluations
     last: dict[str, float]

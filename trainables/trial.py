@@ -10,24 +10,28 @@
 * Several workers (DDP): one Ray Train ``TorchTrainer`` run. The Tune trial holds only a
   ``trial_driver`` resource; the Train workers hold the real CPUs and GPUs (RAY_NOTES.md: a
   CPU-holding driver can starve its own worker group). The Train run is named after the
-  Tune trial id, so a restarted trial finds its own checkpoints.
+  Tune trial id, so a restarted trial finds its own checkpoints. A rank out of memory ends
+  the Train run (``RankOutOfMemoryError``); the trial then reports the failure, as a
+  single-worker trial does, instead of being retried by Tune.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray.tune
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, TrainingFailedError
 from ray.train.torch import TorchTrainer
 from ray.tune import PlacementGroupFactory
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from search_spaces import SearchSpace, resolve_config
 from ssl_core.config import Config
-from trainables.worker_loop import direct_trial, train_loop_per_worker
+from ssl_core.trainer import train
+from trainables.worker_loop import RankOutOfMemoryError, TrainFn, direct_trial, train_loop_per_worker
 
 TRIAL_DRIVER = "trial_driver"
 
@@ -81,8 +85,25 @@ def trial_config(setup: TrialSetup, params: dict[str, Any]) -> Config:
     return resolve_config(setup.space, params, setup.overrides)
 
 
-def make_trainable(setup: TrialSetup):
-    """A Tune function trainable closed over ``setup``."""
+def fit_train_run(trainer: TorchTrainer) -> None:
+    """Run a multi-worker trial's Train run; a rank out of memory becomes the trial's failure result.
+
+    Ray Train has already restarted the worker group ``worker_failures`` times by then (an
+    out-of-memory caused by a neighbour's allocation may pass); every other error is raised
+    for Tune to retry.
+    """
+    try:
+        trainer.fit()
+    except TrainingFailedError as err:
+        failures = getattr(err, "worker_failures", None) or {}
+        oom = next((e for e in failures.values() if isinstance(e, RankOutOfMemoryError)), None)
+        if oom is None:
+            raise
+        ray.tune.report(oom.last)
+
+
+def make_trainable(setup: TrialSetup, train_fn: TrainFn = train):
+    """A Tune function trainable closed over ``setup``; ``train_fn`` is the trainer (tests swap it)."""
 
     def run_trial(params: dict[str, Any]) -> None:
         cfg = trial_config(setup, params)
@@ -92,10 +113,10 @@ def make_trainable(setup: TrialSetup):
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
         loop_config = {"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl"), "metric": setup.space.metric}
         if setup.resources.direct:
-            direct_trial(loop_config)
+            direct_trial(loop_config, train_fn)
             return
         trainer = TorchTrainer(
-            train_loop_per_worker,
+            functools.partial(train_loop_per_worker, train_fn=train_fn),
             train_loop_config=loop_config,
             scaling_config=setup.resources.scaling_config(),
             run_config=RunConfig(
@@ -108,6 +129,6 @@ def make_trainable(setup: TrialSetup):
                 checkpoint_config=CheckpointConfig(num_to_keep=2),
             ),
         )
-        trainer.fit()
+        fit_train_run(trainer)
 
     return run_trial

@@ -17,6 +17,10 @@ on every retry, so neither is left to Ray's retries (which would rerun it from t
 checkpoint): the trial reports a last result carrying ``trial_failure`` (the reason) and
 ends. The searcher tells Optuna FAIL and the summary shows the reason. Crashes (a killed
 worker, a lost node) still raise and are retried from the checkpoint.
+
+One exception: out of memory on one rank of a multi-worker trial raises
+:class:`RankOutOfMemoryError` instead of reporting (see there why); the Tune trial turns it
+into the same failure result (``trainables/trial.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import ray
 import ray.train
@@ -34,6 +38,7 @@ import torch
 
 from ssl_core.checkpoint import read_checkpoint
 from ssl_core.config import config_from_dict
+from ssl_core.distributed import world_size
 from ssl_core.memory import is_out_of_memory, out_of_memory_reason
 from ssl_core.trainer import NonFiniteLossError, train
 
@@ -43,6 +48,28 @@ RESUMED_KEY = "resumed_from_epoch"  # the checkpoint epoch this run started from
 # torch's intra-op threads in the training process: Ray sets OMP_NUM_THREADS to the CPUs the
 # trial holds, so concurrent trials do not oversubscribe the cores; reported so a mismatch shows.
 THREADS_KEY = "torch_threads"
+TrainFn = Callable[..., dict[str, float]]  # ssl_core.trainer.train's signature
+
+
+class RankOutOfMemoryError(RuntimeError):
+    """One rank of a multi-worker (DDP) trial ran out of memory; ``last`` is its failure result.
+
+    Raised rather than reported: the other ranks may be waiting in a collective this rank will
+    never join (DDP's gradient all-reduce, the evaluation's broadcast), and Ray Train's report
+    waits for every rank, so a report here would hang the trial until the process group's
+    timeout (30 minutes; measured: a one-rank report still hung after 150 s). An exception
+    makes Ray Train stop the whole worker group within seconds (it kills ranks that do not
+    exit); after its worker-group restarts the Tune trial reports ``last``
+    (``trainables.trial.fit_train_run``).
+    """
+
+    def __init__(self, reason: str, last: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.last = last
+
+    def __reduce__(self):  # Ray pickles worker exceptions: keep both fields
+        return (type(self), (self.reason, self.last))
 
 
 def worker_nodes() -> str:
@@ -55,12 +82,13 @@ def worker_nodes() -> str:
     return node
 
 
-def run_with_reports(loop_config: dict[str, Any], api: ModuleType) -> None:
+def run_with_reports(loop_config: dict[str, Any], api: ModuleType, train_fn: TrainFn = train) -> None:
     """Train ``loop_config`` (``{"config": Config.to_dict(), "run_dir": str, "metric": str}``).
 
     ``api`` is ``ray.train`` (a Train worker) or ``ray.tune`` (a Tune trial): both offer the
     same ``get_checkpoint``, ``report(metrics, checkpoint=...)`` and ``Checkpoint``. Resumes
-    from Ray's checkpoint when there is one; every evaluation is reported.
+    from Ray's checkpoint when there is one; every evaluation is reported. ``train_fn`` is
+    the trainer (tests pass one that runs out of memory on one rank).
     """
     cfg = config_from_dict(loop_config["config"]).validate()
     run_dir = Path(loop_config["run_dir"])
@@ -85,7 +113,7 @@ def run_with_reports(loop_config: dict[str, Any], api: ModuleType) -> None:
         ray_report({**metrics, **context}, checkpoint_dir)
 
     try:
-        train(cfg, report=report, run_dir=run_dir, resume_from=resume_dir)
+        train_fn(cfg, report=report, run_dir=run_dir, resume_from=resume_dir)
     except NonFiniteLossError as err:
         ray_report({**last, FAILURE_KEY: f"non-finite loss: {err}"}, None)
     except (torch.OutOfMemoryError, RuntimeError) as err:
@@ -93,17 +121,20 @@ def run_with_reports(loop_config: dict[str, Any], api: ModuleType) -> None:
             raise  # a crash: Ray retries it from the last checkpoint
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        ray_report({**last, FAILURE_KEY: out_of_memory_reason(cfg, err)}, None)
+        failure = {**last, FAILURE_KEY: out_of_memory_reason(cfg, err)}
+        if world_size() > 1:
+            raise RankOutOfMemoryError(failure[FAILURE_KEY], failure) from err
+        ray_report(failure, None)
     finally:
         if resume_dir is not None:
             shutil.rmtree(resume_dir, ignore_errors=True)
 
 
-def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+def train_loop_per_worker(loop_config: dict[str, Any], train_fn: TrainFn = train) -> None:
     """One Ray Train worker of a multi-worker trial."""
-    run_with_reports(loop_config, ray.train)
+    run_with_reports(loop_config, ray.train, train_fn)
 
 
-def direct_trial(loop_config: dict[str, Any]) -> None:
+def direct_trial(loop_config: dict[str, Any], train_fn: TrainFn = train) -> None:
     """A single-worker trial, run in the Tune trial's own process."""
-    run_with_reports(loop_config, ray.tune)
+    run_with_reports(loop_config, ray.tune, train_fn)
