@@ -22,22 +22,13 @@ import torch
 import launch
 from tests.loopback import free_loopback_port
 from tests.format_files import write_audio, write_csv
+from tests.tiny import tiny_space_text
 
 # A tiny search of the learning rate, so that method.temperature is a base value an override may set.
-LR_SPACE = """
-description: tiny learning-rate search with a fixed temperature, for the bad-input tests
-base:
-  method: {name: simclr, temperature: 0.1}
-  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
-  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
-  train: {max_steps_per_epoch: 4, progress: "off"}
-  optim: {warmup_epochs: 0}
-params:
-  optim.lr: {loguniform: [0.001, 0.01]}
-objective: {metric: knn_top1, mode: max}
-budget: {trials: 2, epochs: 2, max_concurrent: 1}
-scheduler: {name: asha, grace_period: 1, reduction_factor: 2}
-"""
+LR = {"optim.lr": {"loguniform": [0.001, 0.01]}}
+ASHA = {"name": "asha", "grace_period": 1, "reduction_factor": 2}
+LR_SPACE = tiny_space_text(LR, trials=2, epochs=2, concurrent=1, scheduler=ASHA, base={"method": {"temperature": 0.1}},
+                           searched=("optim.lr",), description="tiny learning-rate search with a fixed temperature")
 
 
 def _audio_classes(root: Path, recordings: dict[str, int], ext: str = ".wav") -> Path:
@@ -111,9 +102,9 @@ CASES: list[Case] = [
      ("method.name='nope' is invalid", "must be one of barlow, byol")),
     ("temperature 0 by override", lambda t: ["--space", _space(t), "--override", "method.temperature=0"],
      ("method.temperature=0.0 is invalid", "must be a finite number > 0")),
-    ("temperature < 0 in the space", lambda t: ["--space", _space(t, LR_SPACE.replace("0.001, 0.01", "0.001, 0.01]}\n"
-                                                "  method.temperature: {uniform: [-0.5, 1.0")
-                                                .replace("simclr, temperature: 0.1", "simclr"))],
+    ("temperature < 0 in the space", lambda t: ["--space", _space(t, tiny_space_text(
+        {**LR, "method.temperature": {"uniform": [-0.5, 1.0]}}, trials=2, epochs=2, concurrent=1, scheduler=ASHA,
+        searched=("optim.lr",)))],
      ("method.temperature", "must be a finite number > 0")),
     ("batch larger than the train split", lambda t: ["--space", _space(t), "--override", "data.batch_size=4096"],
      ("data.batch_size=4096 is larger than the train split", "use at most")),

@@ -25,25 +25,13 @@ from ssl_core.data_pipeline import build_data
 from ssl_core.eval_runner import Evaluator
 from ssl_core.trainer import build_model
 from tests.ray_cluster import RAY, LocalRayCluster
+from tests.tiny import tiny_space_text
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-SPACE = """
-description: two-node test search
-base:
-  method: {name: simclr}
-  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
-  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
-  train: {max_steps_per_epoch: 4, progress: "off"}
-  optim: {lr: 0.002, warmup_epochs: 0}
-  eval: {linear_probe: never}
-params:
-  method.temperature: {loguniform: [0.05, 1.0]}
-objective: {metric: knn_top1, mode: max}
-budget: {trials: 2, epochs: 2, max_concurrent: 2}
-scheduler: {name: none}
-"""
+SPACE = tiny_space_text({"method.temperature": {"loguniform": [0.05, 1.0]}}, trials=2, epochs=2, concurrent=2,
+                        base={"eval": {"linear_probe": "never"}}, description="two-node test search")
 
 
 @pytest.fixture(scope="module")

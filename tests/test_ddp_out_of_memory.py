@@ -24,25 +24,15 @@ from search_spaces import load_space
 from ssl_core.distributed import rank
 from ssl_core.trainer import train
 from trainables.results import trial_rows
+from tests.tiny import tiny_space_text
 from trainables.trial import TRIAL_DRIVER, TrialResources, TrialSetup, make_trainable
 
 pytestmark = pytest.mark.slow
 
-SPACE = """
-description: one DDP trial on birdsong with the tiny test backbone
-base:
-  method: {name: simclr, temperature: 0.2}
-  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
-  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
-  train: {max_steps_per_epoch: 6, progress: "off"}
-  optim: {warmup_epochs: 0}
-  eval: {linear_probe: never, clustering: false}
-params:
-  optim.lr: {loguniform: [0.001, 0.01]}
-objective: {metric: knn_top1, mode: max}
-budget: {trials: 1, epochs: 2, max_concurrent: 1}
-scheduler: none
-"""
+SPACE = tiny_space_text({"optim.lr": {"loguniform": [0.001, 0.01]}}, trials=1, epochs=2, concurrent=1,
+                        base={"method": {"temperature": 0.2}, "train": {"max_steps_per_epoch": 6},
+                              "eval": {"linear_probe": "never", "clustering": False}},
+                        searched=("optim.lr",), description="one DDP trial")
 HEADROOM = 64 * 2**20  # bytes rank 1 may still allocate once capped
 TOO_MUCH = 512 * 2**20
 

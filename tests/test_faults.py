@@ -19,30 +19,22 @@ import psutil
 import pytest
 
 from tests.ray_cluster import LocalRayCluster
+from tests.tiny import tiny_space_text
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-BASE = """
-description: fault-test search
-base:
-  method: {name: simclr}
-  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
-  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
-  train: {max_steps_per_epoch: 3, progress: "off"}
-  optim: {lr: 0.002, warmup_epochs: 0}
-  eval: {linear_probe: never, clustering: false}
-objective: {metric: knn_top1, mode: max}
-"""
+# Three steps per epoch, evaluation without the probe and clustering: the faults, not the metrics.
+FAULT_BASE = {"train": {"max_steps_per_epoch": 3}, "eval": {"linear_probe": "never", "clustering": False}}
+TEMPERATURE = {"method.temperature": {"loguniform": [0.05, 1.0]}}
 
 
-def _space(tmp_path: Path, extra: str, searched: tuple[str, ...] = ()) -> Path:
-    """BASE plus ``extra``; ``searched`` base entries (e.g. "lr: 0.002, ") are left out of base."""
-    base = BASE
-    for entry in searched:
-        base = base.replace(entry, "")
+def _space(tmp_path: Path, params: dict, *, trials: int, epochs: int, concurrent: int,
+           searched: tuple[str, ...] = ()) -> Path:
+    """A tiny space over FAULT_BASE without early stopping; ``searched``: base keys left out."""
     path = tmp_path / "space.yaml"
-    path.write_text(base + extra)
+    path.write_text(tiny_space_text(params, trials=trials, epochs=epochs, concurrent=concurrent, base=FAULT_BASE,
+                                    searched=searched, description="fault-test search"))
     return path
 
 
@@ -91,13 +83,8 @@ def _rows(experiment: Path) -> list[dict]:
 def test_diverging_and_out_of_memory_trials_fail_with_reasons_and_the_search_goes_on(tmp_path) -> None:
     # lr 1e30 with SGD diverges; batch 300 of 1.5 s crops does not fit the 3 GB cap
     # (train.memory_limit_gb, RLIMIT_DATA on the CPU) that batch 16 fits easily.
-    space = _space(tmp_path, """
-params:
-  optim.lr: {choice: [0.002, 1.0e30]}
-  data.batch_size: {choice: [16, 300]}
-budget: {trials: 6, epochs: 2, max_concurrent: 2}
-scheduler: {name: none}
-""", searched=("lr: 0.002, ", "batch_size: 16, "))
+    space = _space(tmp_path, {"optim.lr": {"choice": [0.002, 1.0e30]}, "data.batch_size": {"choice": [16, 300]}},
+                   trials=6, epochs=2, concurrent=2, searched=("optim.lr", "data.batch_size"))
     storage = tmp_path / "runs"
     proc = _launch(["--space", str(space), "--storage", str(storage), "--name", "faulty", "--seed", "3",
                     "--override", "optim.name=sgd", "--override", "train.memory_limit_gb=3",
@@ -140,12 +127,7 @@ def _training_processes(root_pid: int, marker: str) -> list[psutil.Process]:
     (["--workers-per-trial", "2"], "RayTrainWorker"),  # DDP: Ray Train restarts its worker group
 ], ids=["single-worker-trial", "ddp-train-worker"])
 def test_a_killed_training_process_is_restarted_from_its_checkpoint(tmp_path, flags, marker) -> None:
-    space = _space(tmp_path, """
-params:
-  method.temperature: {loguniform: [0.1, 0.5]}
-budget: {trials: 1, epochs: 10, max_concurrent: 1}
-scheduler: {name: none}
-""")
+    space = _space(tmp_path, {"method.temperature": {"loguniform": [0.1, 0.5]}}, trials=1, epochs=10, concurrent=1)
     storage = tmp_path / "runs"
     # result.json reaches the storage folder when Tune checkpoints the experiment (every 10 s
     # by default): a 1 s period, and epochs of 12 steps (a DDP epoch of 3 took 0.3 s), keep
@@ -175,12 +157,7 @@ scheduler: {name: none}
 
 
 def test_a_driver_killed_with_sigkill_resumes_its_search(tmp_path) -> None:
-    space = _space(tmp_path, """
-params:
-  method.temperature: {loguniform: [0.05, 1.0]}
-budget: {trials: 3, epochs: 6, max_concurrent: 1}
-scheduler: {name: none}
-""")
+    space = _space(tmp_path, TEMPERATURE, trials=3, epochs=6, concurrent=1)
     storage = tmp_path / "runs"
     # Longer epochs than the other tests: the kill must land while a later trial is mid-way,
     # after Tune's experiment checkpoint has recorded it. Tune writes that checkpoint at most
@@ -237,12 +214,7 @@ scheduler: {name: none}
 
 
 def test_a_lost_node_s_trial_is_rescheduled_and_finishes(tmp_path, data_cache, birdsong_root) -> None:
-    space = _space(tmp_path, """
-params:
-  method.temperature: {loguniform: [0.05, 1.0]}
-budget: {trials: 2, epochs: 6, max_concurrent: 2}
-scheduler: {name: none}
-""")
+    space = _space(tmp_path, TEMPERATURE, trials=2, epochs=6, concurrent=2)
     cluster = LocalRayCluster(tmp_path / "cluster", extra_env={"SSL_SEARCH_CACHE": str(data_cache)})
     try:
         cluster.start_head(cpus=1, resources={"trial_driver": 2})
@@ -276,12 +248,7 @@ def test_two_searches_at_once_on_one_machine_both_finish(tmp_path) -> None:
     """Two local Rays on one machine: Ray Train's placement-group cleaner must find its own
     cluster (it used to auto-detect, fail on 'multiple Ray instances', leak the group and
     starve the next trial forever)."""
-    space = _space(tmp_path, """
-params:
-  method.temperature: {loguniform: [0.05, 1.0]}
-budget: {trials: 2, epochs: 2, max_concurrent: 1}
-scheduler: {name: none}
-""")
+    space = _space(tmp_path, TEMPERATURE, trials=2, epochs=2, concurrent=1)
     storage = tmp_path / "runs"
     procs = [_launch(["--space", str(space), "--storage", str(storage), "--name", f"search{i}", "--cpus-per-trial", "1"])
              for i in range(2)]

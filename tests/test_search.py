@@ -25,24 +25,15 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from ssl_core.config import config_from_dict
 from ssl_core.export import backbone_state_dict
 from tests.loopback import free_loopback_port
+from tests.tiny import tiny_space_text
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-TINY_SPACE = """
-description: tiny SimCLR temperature search for tests
-base:
-  method: {name: simclr}
-  data: {dataset: birdsong, batch_size: 16, num_workers: 0, crop_seconds: 1.0}
-  model: {backbone: test_resnet, proj_hidden_dim: 64, embedding_dim: 32}
-  train: {max_steps_per_epoch: 4, progress: "off"}
-  optim: {lr: 0.002, warmup_epochs: 0}
-params:
-  method.temperature: {loguniform: [0.05, 1.0]}
-objective: {metric: knn_top1, mode: max}
-budget: {trials: 3, epochs: 2, max_concurrent: 2}
-scheduler: {name: asha, grace_period: 1, reduction_factor: 2}
-"""
+TEMPERATURE = {"method.temperature": {"loguniform": [0.05, 1.0]}}
+ASHA = {"name": "asha", "grace_period": 1, "reduction_factor": 2}
+TINY_SPACE = tiny_space_text(TEMPERATURE, trials=3, epochs=2, concurrent=2, scheduler=ASHA,
+                             description="tiny SimCLR temperature search for tests")
 
 
 def _launch(args: list[str], env_cache: Path, **kwargs) -> subprocess.Popen:
@@ -175,7 +166,8 @@ def _epochs_done(trial_dir: Path) -> int:
 
 def test_bad_space_is_refused_before_ray_starts(tmp_path, data_cache) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(TINY_SPACE.replace("loguniform: [0.05, 1.0]", "uniform: [-0.5, 1.0]"))
+    bad.write_text(tiny_space_text({"method.temperature": {"uniform": [-0.5, 1.0]}}, trials=3, epochs=2,
+                                   concurrent=2, scheduler=ASHA))
     started = time.time()
     proc = _launch(["--space", str(bad), "--storage", str(tmp_path / "s")], data_cache)
     out, _ = proc.communicate(timeout=120)
@@ -301,8 +293,7 @@ def test_summarise_reports_a_search_whose_driver_was_killed(tmp_path, monkeypatc
     import psutil
 
     space = tmp_path / "cut.yaml"
-    space.write_text(TINY_SPACE.replace("scheduler: {name: asha, grace_period: 1, reduction_factor: 2}",
-                                        "scheduler: {name: none}"))
+    space.write_text(tiny_space_text(TEMPERATURE, trials=3, epochs=2, concurrent=2))  # no ASHA
     storage = tmp_path / "storage"
     # Tune checkpoints its experiment state every >= 10 s by default; every second here, so that
     # the second trial is caught recorded as RUNNING, with results, within its ~20 s.
