@@ -1,6 +1,6 @@
 """Read a search-space YAML file into a validated SearchSpace.
 
-A space file (``yaml.safe_load`` only) holds::
+A space file (PyYAML's safe loader only, reading ``1e-4`` as a number) holds::
 
     description: one line, the purpose
     base: {method: {name: simclr}}                   # nested config, only what differs from defaults
@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -131,9 +132,23 @@ def _locate(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
+class _SpaceYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-4`` as the number YAML 1.2 says it is.
+
+    PyYAML follows YAML 1.1, where a float's exponent needs a dot (``1.0e-4``): ``1e-4`` is
+    the string "1e-4", and ``{choice: [1e-5, 1e-4]}`` would be a choice between two strings
+    (shown and compared as text, and let through the finite-number checks). The documented
+    remedy is one more implicit resolver; quoted values stay strings.
+    """
+
+
+_SpaceYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SpaceYamlLoader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as err:
         raise SearchSpaceError(f"search space {path} is not UTF-8 text: {err}") from err
     except yaml.YAMLError as err:

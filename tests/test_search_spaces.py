@@ -28,6 +28,7 @@ from search_spaces import (
     shipped_names,
     with_budget,
 )
+from search_spaces.loader import _read_yaml
 from ssl_core.config import Config
 from tests.space_cases import set_key, valid_space, write
 
@@ -270,6 +271,23 @@ def test_yaml_without_a_dot_in_the_exponent_is_read_as_a_number(tmp_path: Path) 
     path.write_text(yaml.safe_dump(valid_space()).replace("params:", "params:\n  optim.lr: {loguniform: [1e-4, 1e-2]}", 1))
     dist = load_space(path).params["optim.lr"]
     assert (dist.low, dist.high) == (1e-4, 1e-2)
+
+
+def test_a_choice_written_with_bare_exponents_is_a_choice_of_numbers(tmp_path: Path) -> None:
+    # Under YAML 1.1 (PyYAML's default) 1e-5 was the string "1e-5"; a quoted value stays text.
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(valid_space()).replace(
+        "params:", "params:\n  optim.weight_decay: {choice: [1e-5, 1.0e-4, 0]}", 1))
+    params = load_space(path).params
+    assert params["optim.weight_decay"].choices == (1e-5, 1e-4, 0)
+    assert all(isinstance(v, (int, float)) for v in params["optim.weight_decay"].choices)
+    text = tmp_path / "quoted.yaml"
+    text.write_text("a: '1e5'\nb: -2E+3\nc: 1_000e2\nd: e5\n")
+    assert _read_yaml(text) == {"a": "1e5", "b": -2000.0, "c": 100000.0, "d": "e5"}
+    # And a number past the loader's finite-number limit is now refused, not passed on as text.
+    path.write_text(yaml.safe_dump(valid_space()).replace("params:", "params:\n  optim.lr: {choice: [1e30]}", 1))
+    with pytest.raises(SearchSpaceError, match=r"choice values must be finite numbers \(\|x\| <= 2\*\*53\), got 1e\+30"):
+        load_space(path)
 
 
 # ---------------------------------------------------------------------- resolve_config and budgets
