@@ -7,9 +7,12 @@ from epoch 1 would be safe only if no healthy run ever comes near the threshold 
 
 This script trains each method standalone (``ssl_core.trainer.train``, in this process) for
 ``--epochs`` epochs on the default config (resnet10t, batch 64) and prints, per evaluation,
-``emb_std * sqrt(d)``: 1 for isotropic embeddings, the rule fires below 0.02. A negative
-control, SimSiam without its stop-gradient (and without the projector's output BN, as in
-tests/test_collapse.py), shows the rule firing on a run that really collapses.
+``emb_std * sqrt(d)``: 1 for isotropic embeddings, the rule fires below 0.02. The controls
+are SimSiam without its stop-gradient (and without the projector's output BN, as in
+tests/test_collapse.py), a run that collapses given enough steps, measured on the backbone's
+features (what the search checks) and on the projector's; on birdsong at 3-6 epochs neither
+comes near the threshold (``bench/results/collapse_margin_birdsong.txt``). ``--set`` runs
+everything with other settings, e.g. a learning rate high enough to dip below it early.
 
     python bench/collapse_margin.py                          # 8 SSL methods + 2 controls, birdsong, 3 epochs
     python bench/collapse_margin.py --data digits --epochs 2

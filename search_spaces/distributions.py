@@ -214,7 +214,8 @@ class Distribution:
 
 
 def _as_number(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-3`` (no dot) as a string: accept numeric strings as numbers."""
+    """Accept numeric strings as numbers: quoted bounds (``["1e-3", 0.1]``) and spaces built
+    in code; the space loader already reads a bare ``1e-3`` as a number."""
     if isinstance(value, str):
         text = value.strip()
         try:

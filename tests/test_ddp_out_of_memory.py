@@ -23,8 +23,8 @@ import torch
 from search_spaces import load_space
 from ssl_core.distributed import rank
 from ssl_core.trainer import train
-from trainables.results import trial_rows
 from tests.tiny import tiny_space_text
+from trainables.results import trial_rows
 from trainables.trial import TRIAL_DRIVER, TrialResources, TrialSetup, make_trainable
 
 pytestmark = pytest.mark.slow
