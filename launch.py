@@ -2,7 +2,7 @@
 
 Every input is validated before Ray starts (the space, the overrides, the data, the
 resources, the storage, the cluster address); then Optuna proposes, ASHA prunes, each trial
-trains as a Ray Train job, and the summary, best config, test-split report and exported
+trains in its Tune trial (a Ray Train job when it has several DDP workers), and the summary, best config, test-split report and exported
 backbone land in the experiment directory. ``--summarise DIR`` writes them again from that
 directory alone (its trials and the ``space.yaml`` stored at the start), without Ray.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from search_spaces import (SearchSpaceError, grace_for_epochs, list_spaces, load_space, probe_points,
                            resolve_config, validate_space, with_budget)
-from search_spaces.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
+from trainables.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import ConfigError
 
 
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--space", help=f"a shipped space name or a YAML file (default {DEFAULT_SPACE}; with --resume "
                                    f"or --summarise, the experiment's stored {SPACE_FILE})")
     p.add_argument("--list-spaces", action="store_true", help="print the shipped spaces, one line each")
-    p.add_argument("--data", help="dataset: an embedded name (birdsong, digits) or a directory")
+    p.add_argument("--data", help="dataset: an embedded name (birdsong, birdsong-x2 ... birdsong-x16, digits) "
+                                  "or a directory")
     p.add_argument("--trials", type=int, help="number of trials (default: the space's budget)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default: the space's budget)")
     p.add_argument("--concurrent", type=int, help="trials at once (default: the space's, capped by resources)")
@@ -60,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="change the space's base config, e.g. --override data.batch_size=32 (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="validate, print the space and the resource plan, exit")
     p.add_argument("--summarise", metavar="DIR",
-                   help="write summary.md, trials.csv, best_config.yaml, best_test_metrics.json, the backbone and "
+                   help="write the summary, trial table, best config, test-split metrics, the backbone and "
                         "figures again from the experiment folder DIR alone (finished or interrupted); no Ray")
     return p.parse_args(argv)
 
@@ -144,16 +145,19 @@ def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -
 
 
 def _check_data(space, overrides: list[str], workers: int) -> None:
-    """The data exists, loads and fits the config: checked in seconds, before any trial."""
+    """The data exists, loads and fits the config: checked in seconds, before any trial.
+
+    The space was validated with the user's overrides already; ``overrides`` adds the resource
+    profile's (loader workers, device), which one resolved config checks.
+    """
     from ssl_core.data_pipeline import check_data_against_config, classes_missing_from, load_and_split
     from ssl_core.methods import METHODS
 
-    validate_space(space, overrides)
     first = resolve_config(space, next(iter(probe_points(space))), overrides)
     try:
         index, splits = load_and_split(first)
     except FileNotFoundError as err:
-        raise LaunchError(f"{err}; pass --data (or data.dataset) an embedded dataset (birdsong, digits), "
+        raise LaunchError(f"{err}; pass --data (or data.dataset) an embedded dataset (birdsong, birdsong-x4, digits ...), "
                           f"an existing dataset folder or a .csv manifest") from None
     check_data_against_config(first, index, splits, workers, METHODS[first.method.name].uses_labels)
     if len(splits["test"]) == 0:
@@ -169,7 +173,7 @@ def _stored_space(experiment: Path):
     path = experiment / SPACE_FILE
     if not path.is_file():
         return None
-    space = load_space(path)
+    space = load_space(path, validate=False)  # validated by the caller, once, with its overrides
     meta = experiment / LAUNCH_FILE
     name = json.loads(meta.read_text()).get("space") if meta.is_file() else None
     return dataclasses.replace(space, name=name) if name else space
@@ -180,7 +184,7 @@ def _record_launch(plan, resume: bool, argv: list[str]) -> None:
     that ``--summarise`` and ``--resume`` need nothing else."""
     import yaml
 
-    from trainables.results import atomic_write
+    from ssl_core.atomic import atomic_write_text
 
     plan.experiment_dir.mkdir(parents=True, exist_ok=True)
     meta = {"space": plan.space.name, "space_file": str(plan.space.path), "argv": argv,
@@ -188,8 +192,8 @@ def _record_launch(plan, resume: bool, argv: list[str]) -> None:
             "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     header = (f"# search space {plan.space.name!r} as launched (from {plan.space.path}, budget flags applied);\n"
               f"# read by `launch.py --summarise` and `--resume`\n")
-    atomic_write(plan.experiment_dir / SPACE_FILE, header + yaml.safe_dump(plan.space.to_dict(), sort_keys=False))
-    atomic_write(plan.experiment_dir / LAUNCH_FILE, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(plan.experiment_dir / SPACE_FILE, header + yaml.safe_dump(plan.space.to_dict(), sort_keys=False))
+    atomic_write_text(plan.experiment_dir / LAUNCH_FILE, json.dumps(meta, indent=2) + "\n")
 
 
 def _summarise(args: argparse.Namespace) -> int:
@@ -204,7 +208,8 @@ def _summarise(args: argparse.Namespace) -> int:
             return _fail(f"{experiment} has no {SPACE_FILE} (it is stored when a search starts); pass --space "
                          f"with the space it searched (and --epochs / --trials if the search changed them)")
         if space is None:
-            space = _budgeted(load_space(args.space), args)
+            space = _budgeted(load_space(args.space, validate=False), args)
+        validate_space(space)  # once: a summary must not describe a space that no trial could run
     except (ValueError, FileNotFoundError) as err:  # SearchSpaceError, ConfigError, a broken launch.json
         return _fail(str(err))
     from trainables.results import load_experiment, write_results  # imports ray; starts nothing
@@ -237,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                                f"documents every key), or leave --profile out to use it") from None
         storage = _storage_path(args)
         stored = _stored_space(storage / args.name) if args.resume and args.space is None else None
-        space = stored or load_space(args.space or DEFAULT_SPACE)
+        space = stored or load_space(args.space or DEFAULT_SPACE, validate=False)
         space = _budgeted(space, args)
         user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
-        validate_space(space, user_overrides)
+        validate_space(space, user_overrides)  # the one validation of the space in this process
         name = _experiment_name(args, space.name, storage)
         if args.address:
             _check_address(args.address)
@@ -326,7 +331,7 @@ def _budgeted(space, args: argparse.Namespace):
         print(f"note: --epochs {args.epochs} leaves no room for {space.name}'s ASHA grace period of "
               f"{space.scheduler['grace_period']} epochs (of {space.epochs}): grace period {grace} for this search")
     return with_budget(space, trials=args.trials, epochs=args.epochs, max_concurrent=args.concurrent,
-                       grace_period=grace)
+                       grace_period=grace, validate=False)
 
 
 def _run(plan, resume: bool, argv: list[str]) -> int:

@@ -76,7 +76,7 @@ def main() -> None:
         ratios = {int(m["epoch"]): m["emb_std"] * math.sqrt(m["feature_dim"]) for m in reports}
         trained = [ratios[e] for e in ratios if e >= 1]
         fired = next((int(m["epoch"]) for m in reports if m["epoch"] >= 1 and
-                      (collapse_reason(m, 1) or "").startswith("collapsed: emb_std")), None)
+                      (collapse_reason(m, 1) or "").startswith("emb_std")), None)
         cells = [name, *(f"{ratios[e]:.3f}" if e in ratios else "-" for e in range(args.epochs + 1)),
                  f"{min(trained):.3f}", "never" if fired is None else f"epoch {fired}",
                  " ".join(f"{m['knn_top1']:.1f}" for m in reports), f"{time.perf_counter() - started:.0f}"]

@@ -146,7 +146,7 @@ def summarise(runs: list, target: float, grid_compute: int, strategies: tuple[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rebuild", action="store_true", help="retrain the learning-curve table (minutes)")
-    parser.add_argument("--data", choices=("digits", "birdsong"), default="digits",
+    parser.add_argument("--data", choices=("digits", "birdsong", "birdsong-x4"), default="digits",
                         help="the embedded dataset of the table (default digits; birdsong is the space's own)")
     parser.add_argument("--table", type=Path, default=None,
                         help="the table's JSON file (default: bench/results/search_efficiency_<data>.json)")

@@ -59,17 +59,20 @@ def list_spaces() -> list[tuple[str, str]]:
     return out
 
 
-def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
+def load_space(name_or_path: str | os.PathLike[str], validate: bool = True) -> SearchSpace:
     """A shipped space by name (``"simclr_temp"``) or a user's YAML file by path, validated.
 
     Raises SearchSpaceError (a ValueError) for an unknown name (listing the shipped ones)
-    or a malformed file, FileNotFoundError for a path that does not exist.
+    or a malformed file, FileNotFoundError for a path that does not exist. ``validate=False``
+    only parses (the file's structure is still checked): a launcher that applies budget flags
+    and overrides first then runs ``validate_space`` once on what it will search.
     """
     path = _locate(name_or_path)
     raw = _read_yaml(path)
     try:
         space = _parse(raw, path)
-        validate_space(space)
+        if validate:
+            validate_space(space)
     except SearchSpaceError as err:
         raise SearchSpaceError(f"search space {path}: {err}") from err
     return space
@@ -89,8 +92,10 @@ def grace_for_epochs(space: SearchSpace, epochs: int | None) -> int | None:
 
 
 def with_budget(space: SearchSpace, *, trials: int | None = None, epochs: int | None = None,
-                max_concurrent: int | None = None, grace_period: int | None = None) -> SearchSpace:
-    """A copy of ``space`` with launcher flags applied to its budget, checked like the file's own."""
+                max_concurrent: int | None = None, grace_period: int | None = None,
+                validate: bool = True) -> SearchSpace:
+    """A copy of ``space`` with launcher flags applied to its budget, checked like the file's own
+    (``validate=False``: the budget alone; the caller validates the space once itself)."""
     budget = {"trials": space.trials if trials is None else trials,
               "epochs": space.epochs if epochs is None else epochs,
               "max_concurrent": space.max_concurrent if max_concurrent is None else max_concurrent}
@@ -102,7 +107,8 @@ def with_budget(space: SearchSpace, *, trials: int | None = None, epochs: int | 
     try:
         checked = _budget(budget)
         new = dataclasses.replace(space, **checked, scheduler=_scheduler(scheduler, checked["epochs"]))
-        validate_space(new)  # epochs bound other fields (optim.warmup_epochs <= train.epochs)
+        if validate:
+            validate_space(new)  # epochs bound other fields (optim.warmup_epochs <= train.epochs)
     except SearchSpaceError as err:
         raise SearchSpaceError(f"search space {space.name}: {err}") from err
     return new

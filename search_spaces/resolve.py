@@ -30,9 +30,9 @@ CONFIG_ERRORS = (ValueError, OverflowError, yaml.YAMLError)
 # combinations of extremes, drawn with a fixed seed so the check is repeatable.
 MAX_PROBES = 256
 RANDOM_PROBES = 32
-CLUSTERING_METRICS = ("ari", "nmi", "silhouette", "davies_bouldin")
 # ConfigError messages start with the field: "method.temperature=-0.1 is invalid: ..." or
 # "data.batch_size: expected an integer ...".
+OBJECTIVE_KEYS = ("eval.objective", "eval.objective_mode")  # set from the space's objective, nowhere else
 _FIELD = re.compile(r"^([A-Za-z_]\w*\.[A-Za-z_]\w*)(?:=|:|\[)")
 
 
@@ -111,6 +111,11 @@ def parse_overrides(space: SearchSpace, overrides: Sequence[str]) -> list[tuple[
             raise SearchSpaceError(
                 f"override {text!r} sets {key}, which search space {space.name} searches "
                 f"({space.params[key].describe()}); drop the override, or copy the space and move {key} to base")
+        if key in OBJECTIVE_KEYS:
+            raise SearchSpaceError(
+                f"override {text!r}: a search's objective is its space's objective.metric and mode "
+                f"({space.metric}, {space.mode}), which every trial's best checkpoint follows; change the space's "
+                "objective instead")
         if key == "train.epochs":
             raise SearchSpaceError(
                 f"override {text!r}: a trial's length is the space's budget.epochs ({space.epochs}), which "
@@ -142,26 +147,22 @@ def probe_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
 
 
 def _build(space: SearchSpace, params: dict[str, Any], overrides: list[tuple[str, str]]) -> Config:
+    base_eval = space.base.get("eval") if isinstance(space.base.get("eval"), dict) else {}
+    for key in OBJECTIVE_KEYS:
+        field = key.split(".")[1]
+        if field in base_eval:
+            raise ConfigError(f"{key}={base_eval[field]!r} is invalid: a search space sets it from objective "
+                              f"({space.metric}, {space.mode}); remove it from base")
     cfg = config_from_dict(space.base)
     set_value(cfg, "train.epochs", space.epochs)
     for key, value in params.items():
         set_value(cfg, key, value)
     for key, value in overrides:
         set_value(cfg, key, value)
-    cfg.validate()
-    _check_metric_reported(space.metric, cfg)
-    return cfg
-
-
-def _check_metric_reported(metric: str, cfg: Config) -> None:
-    """The objective must be in every evaluation's report, or ASHA and the searcher never see it."""
-    if metric == "linear_top1" and cfg.eval.linear_probe != "every":
-        raise ConfigError(f"eval.linear_probe={cfg.eval.linear_probe!r} is invalid: objective.metric=linear_top1 "
-                          "is reported at every evaluation only with eval.linear_probe=every; set it in base")
-    if metric in CLUSTERING_METRICS and not cfg.eval.clustering:
-        raise ConfigError(f"eval.clustering=False is invalid: objective.metric={metric} needs eval.clustering=true")
-    if metric == "align" and not cfg.eval.views_for_align:
-        raise ConfigError("eval.views_for_align=False is invalid: objective.metric=align needs eval.views_for_align=true")
+    # The trainer keeps its best checkpoint by the space's objective: the one meaning of "best".
+    set_value(cfg, "eval.objective", space.metric)
+    set_value(cfg, "eval.objective_mode", space.mode)
+    return cfg.validate()
 
 
 def _blame(space: SearchSpace, point: dict[str, Any], overrides: list[tuple[str, str]], err: BaseException,

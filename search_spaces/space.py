@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces.distributions import Distribution
+# Objective names and directions are ssl_core's: the trainer's best checkpoint follows them too.
+from ssl_core.objective import BETTER, METRICS, MODES  # noqa: F401  (re-exported)
 
-# The stable metric names of ssl_core.eval (DESIGN.md, "Interfaces"): a space may optimise any.
-METRICS = ("knn_top1", "knn_top5", "linear_top1", "ari", "nmi", "silhouette", "davies_bouldin",
-           "emb_std", "eff_rank", "align", "uniform", "head_top1", "medium_top1", "tail_top1")
-# Metrics with an unambiguous better direction; the others (emb_std, align, uniform) are
-# collapse diagnostics whose good value is "not near 0", so either mode may make sense.
-BETTER = {"knn_top1": "max", "knn_top5": "max", "linear_top1": "max", "ari": "max", "nmi": "max",
-          "silhouette": "max", "eff_rank": "max", "head_top1": "max", "medium_top1": "max",
-          "tail_top1": "max", "davies_bouldin": "min"}
-MODES = ("max", "min")
 SCHEDULERS = ("asha", "none")
 
 

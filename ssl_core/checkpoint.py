@@ -1,21 +1,22 @@
 """Checkpoints: written atomically (a temporary directory, then rename), read with weights_only.
 
-A checkpoint is a directory ``epoch_NNNN/`` holding ``state.pt`` (model, optimiser,
-scheduler, RNG states, epoch) and ``config.yaml``. A directory, because Ray Train
-checkpoints are directories; atomic, because a run killed mid-write must never leave a
-checkpoint that looks complete but is not.
+A checkpoint is a directory (``epoch_NNNN/`` or ``best/``, see :mod:`ssl_core.run`) holding
+``STATE_FILE`` (model, optimiser, scheduler, RNG states, epoch, the evaluation) and
+``CONFIG_FILE`` (the run's config). A directory, because Ray Train checkpoints are
+directories; atomic, because a run killed mid-write must never leave a checkpoint that looks
+complete but is not.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
+
+from ssl_core.atomic import atomic_directory
 
 STATE_FILE = "state.pt"
 CONFIG_FILE = "config.yaml"
@@ -24,17 +25,9 @@ CONFIG_FILE = "config.yaml"
 def write_checkpoint(directory: Path, state: dict[str, Any], config: dict[str, Any]) -> Path:
     """Write ``state`` and ``config`` to ``directory`` atomically; returns ``directory``."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         torch.save(state, tmp / STATE_FILE)
         (tmp / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

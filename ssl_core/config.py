@@ -15,14 +15,19 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
+from ssl_core.config_errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+# Torch-free: each method's own fields (ssl_core.methods.options says how they are declared).
+from ssl_core.methods import METHOD_OPTIONS
+from ssl_core.methods.options import Problem, section_bases
 
-class ConfigError(ValueError):
-    """A config key or value is invalid; the message names the field and the fix."""
 
+# Contents of configs that passed validate() in this process (see Config.validate).
+_VALIDATED: set[str] = set()
+MAX_REMEMBERED_CONFIGS = 1024
 
 # YAML's spellings of null; an optional text field given one of them is unset (None).
 NULL_TEXT = ("", "~", "null", "Null", "NULL")
@@ -109,23 +114,17 @@ class ModelConfig:
 
 
 @dataclass
-class MethodConfig:
-    name: str = "simclr"  # registered method; see ssl_core.methods.METHODS
-    temperature: float = 0.2  # SimCLR / SupCon / MoCo softmax temperature
-    momentum_base: float = 0.99  # BYOL / MoCo / DINO EMA momentum at step 0
-    momentum_final: float = 1.0  # cosine schedule to this at the last step (BYOL)
-    queue_size: int = 4096  # MoCo v2 negatives queue; larger than the small embedded sets on purpose
-    dino_out_dim: int = 1024  # DINO prototype count; far fewer than ImageNet's 65536 for small data
-    dino_student_temp: float = 0.1  # DINO student softmax temperature
-    dino_teacher_temp: float = 0.04  # DINO teacher temperature after warm-up (sharpening)
-    dino_warmup_teacher_temp: float = 0.04  # teacher temperature at epoch 0
-    dino_warmup_teacher_epochs: float = 0.0  # linear teacher-temperature warm-up length
-    dino_center_momentum: float = 0.9  # DINO centre EMA
-    barlow_lambda: float = 5e-3  # Barlow Twins off-diagonal weight
-    vicreg_sim_weight: float = 25.0  # VICReg invariance weight
-    vicreg_var_weight: float = 25.0  # VICReg variance weight
-    vicreg_cov_weight: float = 1.0  # VICReg covariance weight
-    stop_gradient: bool = True  # SimSiam's stop-gradient; False exists to demonstrate collapse
+class MethodConfig(*section_bases(METHOD_OPTIONS)):
+    """The shared fields, then every method's own, flat (keys stay ``method.dino_out_dim``).
+
+    Each method declares its fields, defaults and range checks in its ``<method>_options``
+    module (``ssl_core.methods.METHOD_OPTIONS``); this class only joins them.
+    """
+
+    def problems(self, cfg: Any) -> Iterator[Problem]:
+        """Every bad value as ``(field, value, allowed)``; each base's ``problems`` covers only its own."""
+        for options in METHOD_OPTIONS:
+            yield from options.problems(self, cfg)
 
 
 @dataclass
@@ -150,6 +149,8 @@ class EvalConfig:
     clustering: bool = True  # k-means ARI/NMI, silhouette, Davies-Bouldin at each evaluation
     views_for_align: bool = True  # embed two augmented views of val items for the `align` metric
     before_training: bool = True  # also evaluate the untrained network (epoch 0): the floor to beat
+    objective: str = "knn_top1"  # the metric checkpoints/best keeps (a search sets its space's objective)
+    objective_mode: str = "max"  # "max" or "min": which way the objective is better
 
 
 @dataclass
@@ -183,10 +184,21 @@ class Config:
         return _plain(dataclasses.asdict(self))
 
     def validate(self) -> "Config":
-        """Range-check every field; raise ConfigError naming the first bad one."""
+        """Range-check every field; raise ConfigError naming the first bad one.
+
+        Each distinct config is checked once per process: the checks depend on the values
+        alone, and a trial's config meets ``validate`` in its resolver, at a process boundary
+        and in the trainer, so the content of every config that passed is remembered.
+        """
         from ssl_core.config_checks import check_config
 
+        key = repr(self.to_dict())
+        if key in _VALIDATED:
+            return self
         check_config(self)
+        if len(_VALIDATED) >= MAX_REMEMBERED_CONFIGS:
+            _VALIDATED.clear()  # space validation probes a few hundred configs; keep memory bounded
+        _VALIDATED.add(key)
         return self
 
 

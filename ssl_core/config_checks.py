@@ -8,10 +8,13 @@ the data code; checks here need nothing but the config (and timm's model list).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
-if TYPE_CHECKING:
-    from ssl_core.config import Config
+from ssl_core.config_errors import ConfigError
+
+# A config is read here by attribute. ssl_core.config is not imported, not even for type
+# checking: Config.validate imports this module, so that import would close a cycle.
+Config = Any
 
 
 MAX_SAMPLE_RATE = 1_000_000
@@ -20,8 +23,6 @@ MAX_N_FFT = 16384
 
 
 def _fail(field: str, value: Any, allowed: str) -> None:
-    from ssl_core.config import ConfigError
-
     raise ConfigError(f"{field}={value!r} is invalid: {allowed}")
 
 
@@ -120,7 +121,7 @@ def _check_frontend(cfg: "Config") -> None:
               f"(frontend.n_fft={f.n_fft}); raise n_fft or lower n_mels")
     empty = empty_mel_bands(f, cfg.data.sample_rate)
     if empty:
-        _fail("frontend.n_mels", f.n_mels, empty_mel_bands_message(f, empty))
+        _fail("frontend.n_mels", f.n_mels, empty_mel_bands_message(f, empty, cfg.data.sample_rate))
 
 
 def _check_augment(cfg: "Config") -> None:
@@ -176,28 +177,16 @@ def _check_model(cfg: "Config") -> None:
 
 
 def _check_method(cfg: "Config") -> None:
+    """The name against the registry; every other field by the method that declares it."""
     from ssl_core.methods import METHODS
 
     m = cfg.method
     if m.name not in METHODS:
         _fail("method.name", m.name, f"must be one of {', '.join(sorted(METHODS))}")
-    _positive("method.temperature", m.temperature)
-    for name in ("momentum_base", "momentum_final"):
-        value = getattr(m, name)
-        if not 0 <= value <= 1:
-            _fail(f"method.{name}", value, "must be in [0, 1]")
-    _at_least("method.queue_size", m.queue_size, 0)
-    _at_least("method.dino_out_dim", m.dino_out_dim, 2)
-    for name in ("dino_student_temp", "dino_teacher_temp", "dino_warmup_teacher_temp"):
-        _positive(f"method.{name}", getattr(m, name))
-    _non_negative("method.dino_warmup_teacher_epochs", m.dino_warmup_teacher_epochs)
-    if not 0 <= m.dino_center_momentum < 1:
-        _fail("method.dino_center_momentum", m.dino_center_momentum, "must be in [0, 1)")
-    for name in ("barlow_lambda", "vicreg_sim_weight", "vicreg_var_weight", "vicreg_cov_weight"):
-        _non_negative(f"method.{name}", getattr(m, name))
-    if m.name == "moco" and m.queue_size % cfg.data.batch_size != 0:
-        _fail("method.queue_size", m.queue_size,
-              f"must be a multiple of data.batch_size={cfg.data.batch_size} so the queue fills in whole batches")
+    # ``problems`` yields (field, value, allowed) in the shared-then-per-method order of
+    # ssl_core.methods.METHOD_OPTIONS; the first is refused in the message every check gives.
+    for name, value, allowed in m.problems(cfg):
+        _fail(f"method.{name}", value, allowed)
 
 
 def _check_optim(cfg: "Config") -> None:
@@ -216,12 +205,30 @@ def _check_optim(cfg: "Config") -> None:
 
 
 def _check_eval(cfg: "Config") -> None:
+    from ssl_core.objective import BETTER, CLUSTERING_METRICS, METRICS, MODES
+
     e = cfg.eval
     _at_least("eval.every_epochs", e.every_epochs, 1)
     _at_least("eval.knn_k", e.knn_k, 1)
     _positive("eval.knn_temperature", e.knn_temperature)
     _one_of("eval.features", e.features, ("backbone", "projector"))
     _one_of("eval.linear_probe", e.linear_probe, ("final", "every", "never"))
+    _one_of("eval.objective", e.objective, METRICS)
+    _one_of("eval.objective_mode", e.objective_mode, MODES)
+    if e.objective in BETTER and BETTER[e.objective] != e.objective_mode:
+        _fail("eval.objective_mode", e.objective_mode, f"{e.objective} is better when "
+              f"{'higher' if BETTER[e.objective] == 'max' else 'lower'}: use {BETTER[e.objective]}")
+    # The objective must be in every evaluation's report, or the best checkpoint, ASHA and the
+    # searcher never see it (a search space's objective.metric becomes eval.objective).
+    if e.objective == "linear_top1" and e.linear_probe != "every":
+        _fail("eval.linear_probe", e.linear_probe, "eval.objective=linear_top1 (objective.metric) is reported at "
+              "every evaluation only with eval.linear_probe=every; set it in base")
+    if e.objective in CLUSTERING_METRICS and not e.clustering:
+        _fail("eval.clustering", e.clustering, f"eval.objective={e.objective} (objective.metric) needs "
+              "eval.clustering=true")
+    if e.objective == "align" and not e.views_for_align:
+        _fail("eval.views_for_align", e.views_for_align, "eval.objective=align (objective.metric) needs "
+              "eval.views_for_align=true")
 
 
 def _check_train(cfg: "Config") -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torchaudio
 from torch import Tensor, nn
 
-from ssl_core.config import FrontendConfig
+# The config's ``frontend`` section, read by attribute: the config's checks call
+# empty_mel_bands, so importing ssl_core.config here would be an import cycle.
+FrontendConfig = Any
 
 NORMALIZE_MODES = ("instance", "batch", "none")
 LOG_EPS = 1e-6  # log floor; a full-scale tone has mel power ~1e4 at n_fft=512, so ~100 dB down
@@ -81,7 +83,7 @@ class LogMelFrontend(nn.Module):
             )
         empty = _empty_bands(self.mel.mel_scale.fb)
         if empty:
-            raise ValueError(empty_mel_bands_message(cfg, empty))
+            raise ValueError(empty_mel_bands_message(cfg, empty, sample_rate))
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced from ``num_samples`` samples (centred STFT)."""
@@ -188,11 +190,13 @@ def empty_mel_bands(cfg: FrontendConfig, sample_rate: int) -> list[int]:
     return _empty_bands(fb)
 
 
-def empty_mel_bands_message(cfg: FrontendConfig, empty: list[int]) -> str:
-    """Names every field involved: any of them can be the one to change."""
+def empty_mel_bands_message(cfg: FrontendConfig, empty: list[int], sample_rate: int) -> str:
+    """Names every field involved (the sample rate sets the FFT bins' spacing): any of them can
+    be the one the user changed, and the one to change back."""
     return (f"frontend.n_mels={cfg.n_mels} is too many for frontend.n_fft={cfg.n_fft} ({cfg.n_fft // 2 + 1} FFT "
-            f"bins) between frontend.f_min={cfg.f_min} and frontend.f_max={cfg.f_max}: {len(empty)} of the mel "
-            f"bands (from band {empty[0]}) contain no FFT bin; raise n_fft, lower n_mels or widen f_min..f_max")
+            f"bins at data.sample_rate={sample_rate}) between frontend.f_min={cfg.f_min} and "
+            f"frontend.f_max={cfg.f_max}: {len(empty)} of the mel bands (from band {empty[0]}) contain no FFT bin; "
+            "raise n_fft, lower n_mels, widen f_min..f_max or change the sample rate")
 
 
 def _check_frontend(cfg: FrontendConfig, sample_rate: int) -> None:

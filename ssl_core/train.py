@@ -22,7 +22,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML file with only the keys that differ from the defaults")
     p.add_argument("--method", help="SSL method (shortcut for --set method.name=...)")
-    p.add_argument("--data", help="embedded dataset name (birdsong, digits) or a dataset directory")
+    p.add_argument("--data", help="embedded dataset name (birdsong, birdsong-x2 ... birdsong-x16, digits) "
+                                  "or a dataset directory")
     p.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
     p.add_argument("--backbone", help="timm model name (shortcut for --set model.backbone=...)")
     p.add_argument("--output", help="run directory (checkpoints/, tensorboard/)")

@@ -1,10 +1,12 @@
 """The per-worker training loop: one function, usable with or without Ray.
 
 ``train(cfg, report=...)`` trains the configured method, evaluates every
-``eval.every_epochs`` epochs, writes a checkpoint there and calls
+``eval.every_epochs`` epochs, writes a checkpoint there (and ``checkpoints/best`` when the
+objective, ``eval.objective``, is at its best so far: :mod:`ssl_core.objective`) and calls
 ``report(metrics, checkpoint_dir)`` on every worker (rank 0 passes the checkpoint,
 the others ``None``, which is what Ray Train expects). Under Ray Train or torchrun
-the process group already exists and the method is wrapped in DDP.
+the process group already exists and the method is wrapped in DDP. The run folder's
+layout is :mod:`ssl_core.run`'s.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from ssl_core.eval_runner import Evaluator
 from ssl_core.memory import apply_memory_limit
 from ssl_core.methods import Method, build_method
 from ssl_core.models import create_backbone
+from ssl_core.objective import is_improvement
 from ssl_core.optim import build_optimizer, build_scheduler
 from ssl_core.progress import Progress
+from ssl_core.run_layout import best_checkpoint, checkpoints_dir, epoch_checkpoint, tensorboard_dir
 from ssl_core.tensorboard_log import ScalarLog
 
 ReportFn = Callable[[dict[str, float], "Path | None"], None]
@@ -94,7 +98,7 @@ def _set_rng_state(state: dict[str, Tensor], device: torch.device) -> None:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = list_checkpoints(Path(run_dir) / "checkpoints")
+    found = list_checkpoints(checkpoints_dir(run_dir))
     return found[-1] if found else None
 
 
@@ -121,7 +125,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     scheduler = build_scheduler(optimizer, cfg.optim, data.steps_per_epoch, cfg.train.epochs)
     evaluator = Evaluator(cfg, data, device)
 
-    start_epoch, best = 0, -math.inf
+    start_epoch, best = 0, math.nan  # best objective after epoch 0; nan: none yet
     if resume_from == "latest":
         resume_from = latest_checkpoint(run_dir)
     if resume_from is not None:
@@ -129,7 +133,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best = int(state["epoch"]), float(state.get("best_knn_top1", -math.inf))
+        start_epoch, best = int(state["epoch"]), float(state.get("best_objective", math.nan))
         _set_rng_state(state["rng"], device)
     # Each rank draws different augmentations; the seed offset is part of the resumed state.
     if resume_from is None:
@@ -139,7 +143,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     if is_distributed():
         model = DistributedDataParallel(method, device_ids=[device.index] if device.type == "cuda" else None,
                                         find_unused_parameters=False)
-    log = ScalarLog(run_dir / "tensorboard" if this_rank == 0 else None)
+    log = ScalarLog(tensorboard_dir(run_dir) if this_rank == 0 else None)
     total_steps = data.steps_per_epoch * cfg.train.epochs
     metrics: dict[str, float] = {}
     if cfg.eval.before_training and start_epoch == 0:
@@ -157,16 +161,18 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
         metrics.update(epoch_stats)
         metrics["epoch"] = done
         log.scalars("eval", metrics, done * data.steps_per_epoch)
-        best = max(best, metrics.get("knn_top1", -math.inf))
+        improved = is_improvement(metrics.get(cfg.eval.objective), best, cfg.eval.objective_mode)
+        if improved:
+            best = float(metrics[cfg.eval.objective])
         checkpoint_dir = None
         if this_rank == 0:
             state = {"model": method.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "epoch": done, "rng": _rng_state(device),
-                     "best_knn_top1": best, "metrics": metrics}
-            checkpoint_dir = write_checkpoint(run_dir / "checkpoints" / f"epoch_{done:04d}", state, cfg.to_dict())
-            if metrics.get("knn_top1", -math.inf) >= best:
-                write_checkpoint(run_dir / "checkpoints" / "best", state, cfg.to_dict())
-            prune_checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
+                     "best_objective": best, "metrics": metrics}
+            checkpoint_dir = write_checkpoint(epoch_checkpoint(run_dir, done), state, cfg.to_dict())
+            if improved:
+                write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict())
+            prune_checkpoints(checkpoints_dir(run_dir), cfg.train.keep_checkpoints)
         _report(report, metrics, checkpoint_dir)
     log.close()
     return metrics

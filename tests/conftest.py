@@ -39,6 +39,22 @@ def _ray_test_token() -> None:
 _ray_test_token()
 
 
+def _hypothesis_profile() -> None:
+    """Property tests draw the same examples on every run (``derandomize``): a failure then
+    belongs to the change that caused it, not to the luck of the draw. ``HYPOTHESIS_PROFILE=explore``
+    draws fresh random examples (ten times as many where a test does not set its own count), for a
+    developer who goes looking for bugs."""
+    from hypothesis import settings
+
+    settings.register_profile("repeatable", derandomize=True, database=None)
+    settings.register_profile("explore", derandomize=False, database=None,
+                              max_examples=10 * settings.default.max_examples)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+_hypothesis_profile()
+
+
 @pytest.fixture(scope="session")
 def data_cache() -> Path:
     return Path(os.environ["SSL_SEARCH_CACHE"])

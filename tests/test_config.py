@@ -177,3 +177,11 @@ def test_null_override_unsets_an_optional_text_field(text) -> None:
     cfg = load_config(None, [f"data.cache_dir={text}", f"data.manifest={text}"])
     assert cfg.data.cache_dir is None and cfg.data.manifest is None
     assert load_config(None, ["data.cache_dir=/tmp/null"]).data.cache_dir == "/tmp/null"
+
+
+def test_a_cross_field_refusal_names_the_field_that_was_set() -> None:
+    # Found by the config fuzz test: at 35092 Hz the default 64 mel bands leave bands without
+    # an FFT bin; the refusal blamed only frontend.n_mels, which the user had not touched.
+    with pytest.raises(ConfigError, match="data.sample_rate=35092") as err:
+        load_config(None, ["data.sample_rate=35092"])
+    assert "frontend.n_mels" in str(err.value) and "change the sample rate" in str(err.value)

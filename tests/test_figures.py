@@ -19,7 +19,7 @@ from matplotlib.collections import PathCollection
 from PIL import Image
 
 from search_spaces import Distribution, SearchSpace
-from search_spaces.study_report import history_figure, importance_figure, parse_param, study_from_trials, to_optuna
+from trainables.study_report import history_figure, importance_figure, parse_param, study_from_trials, to_optuna
 from ssl_core.eval.figures import DPI, EMBEDDING_INCHES, LONGTAIL_INCHES, embedding_figure, longtail_figure, save_figure
 from ssl_core.eval.tensorboard_report import (EMBEDDING_TAG, GAP, MIN_PANEL_HEIGHT, VIEWS_TAG,
                                               write_best_trial_report)
@@ -313,11 +313,12 @@ def test_write_best_trial_report_rejects_bad_shapes(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a real checkpoint, end to end
 
 
-def test_embed_test_split_matches_the_checkpointed_model(tmp_path: Path, digits_root: Path) -> None:
+def test_loaded_run_embeds_its_test_split_with_the_checkpointed_model(tmp_path: Path, digits_root: Path) -> None:
     from ssl_core.checkpoint import write_checkpoint
     from ssl_core.data import ImageDataset
     from ssl_core.data_pipeline import build_data
-    from ssl_core.eval.best_trial import embed_test_split
+    from ssl_core.run import load_run
+    from ssl_core.run_report import embed_split, view_pairs
     from ssl_core.trainer import build_model
 
     cfg = tiny_config("simclr", tmp_path / "run", dataset="digits", epochs=1, steps=1)
@@ -330,7 +331,9 @@ def test_embed_test_split_matches_the_checkpointed_model(tmp_path: Path, digits_
             param.add_(0.05 * torch.randn(param.shape, generator=g))
     checkpoint = write_checkpoint(tmp_path / "run" / "checkpoints" / "best", {"model": model.state_dict(), "epoch": 1},
                                   cfg.to_dict())
-    features, labels, class_names, pairs = embed_test_split(checkpoint, max_pairs=4)
+    run = load_run(checkpoint, device="cpu")
+    features, labels, class_names = embed_split(run, "test")
+    pairs = view_pairs(run, labels, "test", max_pairs=4)
 
     # Reference: the perturbed model applied to the test split's clean inputs, read item by item.
     model.eval()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from search_spaces import load_space, with_budget
-from search_spaces.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
+from trainables.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import load_config
 from trainables.search import _pace_train_reports, concurrent_trials, report_poll_seconds
 from trainables.trial import TrialResources

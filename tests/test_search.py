@@ -23,7 +23,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ssl_core.config import config_from_dict
-from ssl_core.export import backbone_state_dict
+from ssl_core.checkpoint import read_checkpoint
 from tests.loopback import free_loopback_port
 from tests.tiny import tiny_space_text
 
@@ -103,7 +103,9 @@ def test_exported_backbone_loads_in_timm_and_embeds_like_the_checkpoint(finished
     best_name = next(line for line in (experiment / "summary.md").read_text().splitlines()
                      if line.startswith("best trial:")).split(": ", 1)[1]
     reference = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"])
-    reference.load_state_dict(backbone_state_dict(experiment / best_name / "ssl" / "checkpoints" / "best"))
+    # The reference reads the checkpoint's raw weights, not through the run loader the export uses.
+    model_state = read_checkpoint(experiment / best_name / "ssl" / "checkpoints" / "best")["model"]
+    reference.load_state_dict({k[len("backbone."):]: v for k, v in model_state.items() if k.startswith("backbone.")})
     model.eval(), reference.eval()
     x = torch.randn(3, 1, 64, 101, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)

@@ -50,7 +50,7 @@ def test_checkpoints_are_pruned_complete_and_safe_to_load(finished_run) -> None:
     state = read_checkpoint(root / "epoch_0003")  # weights_only=True
     assert state["epoch"] == 3
     assert state["metrics"]["knn_top1"] == pytest.approx(reports[-1]["knn_top1"])
-    assert state["best_knn_top1"] == pytest.approx(max(r["knn_top1"] for r in reports[1:]))
+    assert state["best_objective"] == pytest.approx(max(r["knn_top1"] for r in reports[1:]))
     # The untrained evaluation is reported without a checkpoint; every epoch has one.
     assert reports[0]["checkpoint"] is None and all(r["checkpoint"] is not None for r in reports[1:])
 

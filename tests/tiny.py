@@ -37,8 +37,9 @@ TINY_SPACE_BASE: dict[str, dict[str, Any]] = {
 
 def tiny_space_text(params: dict[str, dict[str, list]], *, trials: int, epochs: int, concurrent: int,
                     scheduler: dict[str, Any] | None = None, base: dict[str, dict[str, Any]] | None = None,
-                    searched: tuple[str, ...] = (), description: str = "tiny test search") -> str:
-    """Search-space YAML over :data:`TINY_SPACE_BASE`, objective max knn_top1.
+                    searched: tuple[str, ...] = (), description: str = "tiny test search",
+                    objective: dict[str, str] | None = None) -> str:
+    """Search-space YAML over :data:`TINY_SPACE_BASE`, objective max knn_top1 unless ``objective``.
 
     ``base`` adds or replaces entries per section (``{"eval": {"linear_probe": "never"}}``);
     ``searched`` removes dotted base keys (``"optim.lr"``) so that ``params`` may search
@@ -51,7 +52,7 @@ def tiny_space_text(params: dict[str, dict[str, list]], *, trials: int, epochs: 
         name, key = dotted.split(".", 1)
         del sections[name][key]
     space = {"description": description, "base": sections, "params": params,
-             "objective": {"metric": "knn_top1", "mode": "max"},
+             "objective": objective or {"metric": "knn_top1", "mode": "max"},
              "budget": {"trials": trials, "epochs": epochs, "max_concurrent": concurrent},
              "scheduler": scheduler or {"name": "none"}}
     return yaml.safe_dump(space, sort_keys=False)

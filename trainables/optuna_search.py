@@ -2,7 +2,7 @@
 
 Ray's ``OptunaSearch`` records a trial that ASHA stopped as COMPLETE with its partial
 score, so TPE treats an epoch-2 kNN accuracy as the final value of that configuration
-(RAY_NOTES.md). Here such trials are told as PRUNED, with their last score reported as an
+(docs/design.md, Ray and Optuna facts). Here such trials are told as PRUNED, with their last score reported as an
 intermediate value at the epoch they reached, which is what Optuna's own pruners do; and
 errored trials, and trials that reported a ``trial_failure`` (non-finite loss, out of
 memory), are told as FAIL whatever they reported, so TPE learns the region is bad.

@@ -1,7 +1,7 @@
 """Run (or resume) one search: Optuna TPE proposes, ASHA prunes, each trial a Ray Train run.
 
 Ray is started here, after ``launch.py`` has validated everything, with a ``trial_driver``
-resource that caps how many trials run at once (RAY_NOTES.md: the Tune trial itself
+resource that caps how many trials run at once (docs/design.md, Ray and Optuna facts: the Tune trial itself
 holds no CPU, or its own worker group may never start).
 """
 
@@ -66,7 +66,7 @@ def report_poll_seconds(resources: TrialResources) -> float:
 
     (Single-worker trials report straight to Tune; trainables/trial.py.) A worker holds one
     unread report; its next ``ray.train.report`` waits for the poll, so an epoch shorter than
-    the poll is stretched to it (Ray's queue of size 1; RAY_NOTES.md: 20 reports took 36 s at
+    the poll is stretched to it (Ray's queue of size 1; docs/design.md: 20 reports took 36 s at
     2 s). On a GPU an epoch of birdsong takes about a second, so a
     2 s poll would halve training speed; a GPU node has cores to spare for the faster poll.
     On CPUs each poll wakes a dozen Ray processes that take cores from training: on 2 cores

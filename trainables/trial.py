@@ -8,7 +8,7 @@
   cost a trial 17-28 % over the standalone run (``bench/ray_overhead.py``; now 4-6 %), and
   on a GPU the start-up alone is longer than a short trial's training. Tune restarts a crashed trial from its newest checkpoint.
 * Several workers (DDP): one Ray Train ``TorchTrainer`` run. The Tune trial holds only a
-  ``trial_driver`` resource; the Train workers hold the real CPUs and GPUs (RAY_NOTES.md: a
+  ``trial_driver`` resource; the Train workers hold the real CPUs and GPUs (docs/design.md, Ray and Optuna facts: a
   CPU-holding driver can starve its own worker group). The Train run is named after the
   Tune trial id, so a restarted trial finds its own checkpoints. A rank out of memory ends
   the Train run (``RankOutOfMemoryError``); the trial then reports the failure, as a
@@ -34,6 +34,12 @@ from ssl_core.trainer import train
 from trainables.worker_loop import RankOutOfMemoryError, TrainFn, direct_trial, train_loop_per_worker
 
 TRIAL_DRIVER = "trial_driver"
+TRIAL_RUN_DIR = "ssl"  # <trial>/ssl: the trainer's run folder (checkpoints, TensorBoard) inside a Tune trial
+
+
+def trial_run_dir(trial_dir: str | Path) -> Path:
+    """The trainer's run folder of a Tune trial folder (its layout: ``ssl_core.run``)."""
+    return Path(trial_dir) / TRIAL_RUN_DIR
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,8 @@ class TrialSetup:
 
 
 def trial_config(setup: TrialSetup, params: dict[str, Any]) -> Config:
-    """The space's base config, this trial's sampled values and the user's overrides."""
+    """The space's base config, this trial's sampled values and the user's overrides, validated
+    (once: the params arrived from the searcher in another process)."""
     return resolve_config(setup.space, params, setup.overrides)
 
 
@@ -111,10 +118,10 @@ def make_trainable(setup: TrialSetup, train_fn: TrainFn = train):
         trial_id = context.get_trial_id()
         # get_trial_dir() is a staging path; its basename names the trial's storage folder.
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
-        loop_config = {"config": cfg.to_dict(), "run_dir": str(trial_dir / "ssl"), "metric": setup.space.metric}
         if setup.resources.direct:
-            direct_trial(loop_config, train_fn)
+            direct_trial(cfg, trial_run_dir(trial_dir), train_fn)
             return
+        loop_config = {"config": cfg.to_dict(), "run_dir": str(trial_run_dir(trial_dir))}
         trainer = TorchTrainer(
             functools.partial(train_loop_per_worker, train_fn=train_fn),
             train_loop_config=loop_config,

@@ -37,7 +37,7 @@ import ray.tune
 import torch
 
 from ssl_core.checkpoint import read_checkpoint
-from ssl_core.config import config_from_dict
+from ssl_core.config import Config, config_from_dict
 from ssl_core.distributed import world_size
 from ssl_core.memory import is_out_of_memory, out_of_memory_reason
 from ssl_core.trainer import NonFiniteLossError, train
@@ -82,16 +82,15 @@ def worker_nodes() -> str:
     return node
 
 
-def run_with_reports(loop_config: dict[str, Any], api: ModuleType, train_fn: TrainFn = train) -> None:
-    """Train ``loop_config`` (``{"config": Config.to_dict(), "run_dir": str, "metric": str}``).
+def run_with_reports(cfg: Config, run_dir: Path, api: ModuleType, train_fn: TrainFn = train) -> None:
+    """Train the validated ``cfg`` into ``run_dir``, reporting every evaluation to Ray.
 
     ``api`` is ``ray.train`` (a Train worker) or ``ray.tune`` (a Tune trial): both offer the
     same ``get_checkpoint``, ``report(metrics, checkpoint=...)`` and ``Checkpoint``. Resumes
-    from Ray's checkpoint when there is one; every evaluation is reported. ``train_fn`` is
-    the trainer (tests pass one that runs out of memory on one rank).
+    from Ray's checkpoint when there is one. ``train_fn`` is the trainer (tests pass one that
+    runs out of memory on one rank).
     """
-    cfg = config_from_dict(loop_config["config"]).validate()
-    run_dir = Path(loop_config["run_dir"])
+    run_dir = Path(run_dir)
     resume_dir = None
     checkpoint = api.get_checkpoint()
     if checkpoint is not None:
@@ -102,7 +101,7 @@ def run_with_reports(loop_config: dict[str, Any], api: ModuleType, train_fn: Tra
     # Tune checks every result for the objective: the failure report repeats the last one.
     context = {NODES_KEY: worker_nodes(), RESUMED_KEY: resumed_from,  # added to every report
                THREADS_KEY: torch.get_num_threads()}
-    last: dict[str, Any] = {loop_config.get("metric", "knn_top1"): float("nan"), "epoch": resumed_from, **context}
+    last: dict[str, Any] = {cfg.eval.objective: float("nan"), "epoch": resumed_from, **context}
 
     def ray_report(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
         attached = api.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
@@ -131,10 +130,13 @@ def run_with_reports(loop_config: dict[str, Any], api: ModuleType, train_fn: Tra
 
 
 def train_loop_per_worker(loop_config: dict[str, Any], train_fn: TrainFn = train) -> None:
-    """One Ray Train worker of a multi-worker trial."""
-    run_with_reports(loop_config, ray.train, train_fn)
+    """One Ray Train worker of a multi-worker trial; ``loop_config`` is
+    ``{"config": Config.to_dict(), "run_dir": str}``. The config crossed a process boundary
+    (Ray pickled it to this worker), so it is validated here, once."""
+    cfg = config_from_dict(loop_config["config"]).validate()
+    run_with_reports(cfg, Path(loop_config["run_dir"]), ray.train, train_fn)
 
 
-def direct_trial(loop_config: dict[str, Any], train_fn: TrainFn = train) -> None:
-    """A single-worker trial, run in the Tune trial's own process."""
-    run_with_reports(loop_config, ray.tune, train_fn)
+def direct_trial(cfg: Config, run_dir: Path, train_fn: TrainFn = train) -> None:
+    """A single-worker trial, run in the Tune trial's own process with the config it resolved."""
+    run_with_reports(cfg, run_dir, ray.tune, train_fn)

@@ -34,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ssl_core.augment.preview", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML file with only the keys that differ from the defaults")
-    p.add_argument("--data", help="embedded dataset name (birdsong, digits) or a dataset directory")
+    p.add_argument("--data", help="embedded dataset name (birdsong, birdsong-x2 ... birdsong-x16, digits) "
+                                  "or a dataset directory")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set augment.noise_snr_db=10 (repeatable)")
     p.add_argument("--pairs", type=int, default=4, help="items (rows), each drawn with two views (default 4)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .birdclef import AUDIO_DIRS, CSV_NAMES, EXPECTED_LAYOUT, find_birdclef_audio_dir, find_birdclef_csv, load_birdclef
-from .embedded import EMBEDDED, embedded_path
+from .embedded import EMBEDDED_NAMES, embedded_generator, embedded_path
 from .folders import UNLABELLED_DIR, folder_modality, load_folder, scan_folder
 from .image_csv import IMAGE_CSV, load_image_csv
 from .manifest import load_manifest
@@ -30,7 +30,8 @@ FORMATS = ("auto", "birdclef", "audio_folder", "image_folder", "audio_csv", "ima
 MANIFEST_CSV = "manifest.csv"
 # The CSV a *_csv format reads when data.manifest is not set, in order of preference.
 DEFAULT_CSVS = {"image_csv": (IMAGE_CSV, MANIFEST_CSV), "audio_csv": (MANIFEST_CSV,)}
-# The reader (and format) of each embedded dataset's layout.
+# The reader (and format) of each embedded generator's layout; a larger draw such as
+# birdsong-x4 has its generator's layout.
 _EMBEDDED_FORMATS = {"birdsong": "birdclef", "digits": "image_csv"}
 _CSV_COLUMNS = "columns path (or image),label[,fold] (an empty label = unlabelled)"
 EXPECTS = {
@@ -125,8 +126,8 @@ def load_dataset(
     expected and how to set ``data.format``.
     """
     _check_format(format, manifest)
-    if name_or_path in EMBEDDED:
-        embedded_format = _EMBEDDED_FORMATS[name_or_path]
+    if name_or_path in EMBEDDED_NAMES:
+        embedded_format = _EMBEDDED_FORMATS[embedded_generator(name_or_path)[0]]
         if format not in ("auto", embedded_format) or manifest is not None:
             raise ValueError(f"embedded dataset {name_or_path!r} has the {embedded_format!r} layout; "
                              f"leave data.format=auto (got {format!r}) and data.manifest unset")
@@ -137,7 +138,7 @@ def load_dataset(
     path = Path(name_or_path).expanduser()
     if not path.exists():
         raise FileNotFoundError(
-            f"dataset {name_or_path!r} is neither an embedded dataset {EMBEDDED} nor an existing path"
+            f"dataset {name_or_path!r} is neither an embedded dataset {EMBEDDED_NAMES} nor an existing path"
         )
     if path.is_file():
         if path.suffix.lower() != ".csv" or manifest is not None:

@@ -30,7 +30,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import secrets
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
+
+from ssl_core.atomic import atomic_file
 
 from .audio_decode import UndecodableAudio, decode_mono
 from .records import DatasetIndex, Item
@@ -347,15 +348,10 @@ def _read_skip(stem: Path) -> str | None:
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write ``path`` via a unique temporary sibling and ``os.replace``: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """``write(handle)`` into ``path`` atomically (readers see all or nothing); no fsync: a cache
+    entry lost in a power cut is decoded again."""
+    with atomic_file(path, binary=True, fsync=False) as handle:
+        write(handle)
 
 
 def _single_thread() -> None:

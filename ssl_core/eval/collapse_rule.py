@@ -18,14 +18,14 @@ CHANCE_MULTIPLE = 1.2
 
 
 def collapse_reason(metrics: Mapping[str, float], grace_epochs: int) -> str | None:
-    """A short reason if ``metrics`` (one evaluation) show a collapsed run, else None."""
+    """Why ``metrics`` (one evaluation) show a collapsed run, in a short line (``emb_std 1e-05 < ...``), else None."""
     epoch = metrics.get("epoch", 0)
     if epoch is None or epoch < max(1, grace_epochs):
         return None
     emb_std, dim = metrics.get("emb_std"), metrics.get("feature_dim")
     if emb_std is not None and dim and math.isfinite(emb_std) and emb_std < EMB_STD_FRACTION / math.sqrt(dim):
-        return f"collapsed: emb_std {emb_std:.2g} < {EMB_STD_FRACTION}/sqrt({int(dim)})"
+        return f"emb_std {emb_std:.2g} < {EMB_STD_FRACTION}/sqrt({int(dim)})"
     knn, chance = metrics.get("knn_top1"), metrics.get("chance_top1")
     if knn is not None and chance and knn <= CHANCE_MULTIPLE * chance:
-        return f"collapsed: knn_top1 {knn:.3g} % at chance ({chance:.3g} %)"
+        return f"knn_top1 {knn:.3g} % at chance ({chance:.3g} %)"
     return None

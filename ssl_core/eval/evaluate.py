@@ -74,7 +74,7 @@ def _sampler_batches(loader: DataLoader):
 def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
                       temperature: float, train_labels_for_groups: Tensor, clustering: bool,
                       linear_probe: bool, seed: int) -> dict[str, float]:
-    """All metrics of one evaluation, keyed by the stable names in DESIGN.md.
+    """All metrics of one evaluation, keyed by the stable metric names (``ssl_core.objective.METRICS``).
 
     ``align`` needs two augmented views of each query and is added by the caller.
     """

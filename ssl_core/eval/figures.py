@@ -9,9 +9,7 @@ sees half a file.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -20,6 +18,8 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
+
+from ssl_core.atomic import atomic_file
 
 DPI = 120
 EMBEDDING_INCHES = (8.0, 6.0)  # 960 x 720 px at DPI
@@ -156,15 +156,8 @@ def save_figure(fig: Figure, path: Path) -> Path:
     partial image. Returns ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, binary=True) as handle:
+        fig.savefig(handle, format="png", dpi=DPI)
     if "matplotlib.pyplot" in sys.modules:
         # Only figures made through pyplot are registered there; ours are not, and this is a no-op.
         sys.modules["matplotlib.pyplot"].close(fig)

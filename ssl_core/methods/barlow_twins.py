@@ -7,6 +7,7 @@ from torch import Tensor
 from ssl_core.distributed import gather_with_grad
 from ssl_core.losses import barlow_twins_loss
 from ssl_core.methods.base import Method
+from ssl_core.methods.barlow_twins_options import BarlowTwinsOptions
 from ssl_core.methods.registry import register_method
 
 
@@ -19,6 +20,7 @@ class BarlowTwins(Method):
     """
 
     supports_local_views = False
+    options = BarlowTwinsOptions  # method.* fields and their checks
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

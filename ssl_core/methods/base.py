@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ssl_core.config import MethodConfig, ModelConfig
 from ssl_core.distributed import rank
 from ssl_core.models import projection_head
 
@@ -20,15 +20,22 @@ class Method(nn.Module):
     ``views`` is a list of ``[B, C, H, W]`` tensors (the first ``num_global_views`` are
     global views; any further ones are smaller local crops) and ``labels`` is ``[B]``.
     ``forward`` calls ``training_step`` so DistributedDataParallel can wrap a method.
+
+    ``model_cfg`` and ``method_cfg`` are the config's ``model`` and ``method`` sections, read
+    by attribute: ``ssl_core.config`` builds its method section from this package, so
+    importing it here (even for annotations) would be an import cycle.
     """
 
     #: whether training needs class labels (SupCon, supervised); SSL methods ignore them
     uses_labels: bool = False
     #: whether the method can use local (multi-crop) views
     supports_local_views: bool = True
+    #: the dataclass of this method's own ``method.*`` fields (its ``<method>_options``
+    #: module, listed in ``ssl_core.methods.METHOD_OPTIONS``), or None if it has none
+    options: type | None = None
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, model_cfg: ModelConfig,
-                 method_cfg: MethodConfig, num_classes: int) -> None:
+    def __init__(self, backbone: nn.Module, feature_dim: int, model_cfg: Any,
+                 method_cfg: Any, num_classes: int) -> None:
         super().__init__()
         self.backbone = backbone
         self.feature_dim = feature_dim

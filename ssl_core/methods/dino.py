@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ssl_core.distributed import all_reduce_mean
 from ssl_core.losses import DinoCenter, dino_loss, teacher_temperature
 from ssl_core.methods.base import Method, cosine_momentum, ema_update, make_target
+from ssl_core.methods.dino_options import DinoOptions
 from ssl_core.methods.registry import register_method
 from ssl_core.models import MLPHead
 
@@ -41,6 +42,8 @@ class DINO(Method):
     of the student with a cosine momentum schedule. Multi-crop: set
     ``augment.num_local_crops``.
     """
+
+    options = DinoOptions  # method.* fields and their checks
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

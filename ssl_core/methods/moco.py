@@ -8,6 +8,7 @@ from torch import Tensor
 from ssl_core.distributed import gather_no_grad
 from ssl_core.losses import info_nce_with_queue
 from ssl_core.methods.base import Method, ema_update, make_target
+from ssl_core.methods.moco_options import MoCoOptions
 from ssl_core.methods.queue import KeyQueue
 from ssl_core.methods.registry import register_method
 
@@ -23,6 +24,7 @@ class MoCo(Method):
     """
 
     supports_local_views = False
+    options = MoCoOptions  # method.* fields and their checks
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

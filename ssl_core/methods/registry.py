@@ -1,12 +1,15 @@
-"""The method registry: names -> Method classes. Duplicates are refused; misses list names."""
+"""The method registry: names -> Method classes. Duplicates are refused; misses list names.
+
+Read it as ``ssl_core.methods.METHODS``: that import registers every method first, while
+this module's ``METHODS`` holds only the method modules imported so far.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from torch import nn
 
-from ssl_core.config import MethodConfig, ModelConfig
 from ssl_core.methods.base import Method
 
 METHODS: dict[str, type[Method]] = {}
@@ -25,9 +28,12 @@ def register_method(name: str) -> Callable[[M], M]:
     return decorator
 
 
-def build_method(name: str, backbone: nn.Module, feature_dim: int, model_cfg: ModelConfig,
-                 method_cfg: MethodConfig, num_classes: int) -> Method:
-    """Instantiate a registered method; an unknown name raises with the valid names."""
+def build_method(name: str, backbone: nn.Module, feature_dim: int, model_cfg: Any,
+                 method_cfg: Any, num_classes: int) -> Method:
+    """Instantiate a registered method; an unknown name raises with the valid names.
+
+    The config sections are taken by attribute (``Method`` says why).
+    """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(sorted(METHODS))}")
     return METHODS[name](backbone, feature_dim, model_cfg, method_cfg, num_classes)

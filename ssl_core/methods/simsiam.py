@@ -7,6 +7,7 @@ from torch import Tensor
 from ssl_core.losses import negative_cosine_similarity
 from ssl_core.methods.base import Method
 from ssl_core.methods.registry import register_method
+from ssl_core.methods.simsiam_options import SimSiamOptions
 from ssl_core.models import prediction_head
 
 
@@ -19,6 +20,7 @@ class SimSiam(Method):
     """
 
     supports_local_views = False
+    options = SimSiamOptions  # method.* fields and their checks
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from ssl_core.distributed import gather_with_grad
 from ssl_core.losses import vicreg_loss
 from ssl_core.methods.base import Method
 from ssl_core.methods.registry import register_method
+from ssl_core.methods.vicreg_options import VICRegOptions
 
 
 @register_method("vicreg")
@@ -16,6 +17,7 @@ class VICReg(Method):
     (invariance) and decorrelates dimensions (covariance), over the global batch."""
 
     supports_local_views = False
+    options = VICRegOptions  # method.* fields and their checks
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

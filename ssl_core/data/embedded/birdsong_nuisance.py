@@ -56,8 +56,9 @@ def microphone_eq(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> 
 
 
 def room_impulse_response(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Impulse response ``[L]``: direct sound, 0-4 discrete echoes (10-150 ms) and an
-    exponentially decaying noise tail with RT60 0.1-1.0 s.
+    """Impulse response ``[L]`` float64, ``L = int(RT60 * sample_rate)``: direct sound
+    (``ir[0] = 1``), 0-4 discrete echoes (10-150 ms, and before ``L``) and an exponentially
+    decaying noise tail with RT60 0.1-1.0 s.
 
     The tail is scaled to a direct-to-reverberant energy ratio of -3..15 dB: from a dry open
     field to a bird far away in dense forest, whose trills smear into a blur.
@@ -71,8 +72,20 @@ def room_impulse_response(sample_rate: int, rng: np.random.Generator) -> np.ndar
     ir = tail
     ir[0] = 1.0
     for _ in range(int(rng.integers(0, 5))):
-        ir[int(rng.uniform(0.01, min(0.15, rt60)) * sample_rate)] += rng.uniform(0.1, 0.6)
+        delay = rng.uniform(0.01, min(0.15, rt60))
+        ir[_echo_index(delay, sample_rate, length)] += rng.uniform(0.1, 0.6)
     return ir
+
+
+def _echo_index(delay: float, sample_rate: int, length: int) -> int:
+    """Sample index of an echo ``delay`` seconds after the direct sound, inside ``[0, length)``.
+
+    When RT60 < 0.15 s a delay drawn just below RT60 can round to ``length`` (``delay *
+    sample_rate`` and ``rt60 * sample_rate`` truncate to the same integer): that echo goes on
+    the last sample instead. Clipping rather than redrawing keeps every other output and the
+    RNG draw order unchanged, so the embedded datasets stay byte-identical.
+    """
+    return min(int(delay * sample_rate), length - 1)
 
 
 def reverberate(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:

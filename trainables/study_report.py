@@ -4,11 +4,13 @@ The search's own Optuna study lives inside Ray's searcher state; the trial table
 (``trials.csv``, written by ``trainables/results.py``) holds everything the figures need and
 outlives the Ray session, so the study is rebuilt from it in memory:
 
-* ``completed`` rows -> COMPLETE trials with their best objective value;
-* ``pruned``, ``collapsed: ...`` and ``interrupted at epoch N`` rows -> PRUNED, their partial
-  score kept as the intermediate value at the epoch they reached (as the search told Optuna,
-  see ``trainables/optuna_search.py``; an interrupted trial stopped early too, for another reason);
-* ``failed: ...`` rows (and completed ones without a finite score) -> FAIL.
+* completed trials -> COMPLETE with their score (best objective after epoch 0);
+* pruned, collapsed and interrupted trials -> PRUNED, their partial score kept as the
+  intermediate value at the epoch they reached (as the search told Optuna, see
+  ``trainables/optuna_search.py``; an interrupted trial stopped early too, for another reason);
+* failed trials (and completed ones without a finite score) -> FAIL.
+
+Each row's outcome is read from its typed columns (``trainables.outcome``).
 
 Figures are drawn with plain matplotlib rather than ``optuna.visualization.matplotlib``:
 with Optuna 5.0 those functions emit an ``ExperimentalWarning`` on every call and draw
@@ -32,6 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search_spaces.distributions import Distribution
 from search_spaces.space import SearchSpace
 from ssl_core.eval.figures import new_figure
+from trainables.outcome import TrialOutcome
 
 IMPORTANCE_SEED = 0  # fANOVA fits a random forest: a fixed seed gives the same bars for the same table
 HISTORY_INCHES = (8.0, 4.5)
@@ -131,23 +134,23 @@ def study_from_trials(csv_path: Path, space: SearchSpace) -> optuna.Study:
         row = rows[i]
         params = {key: parse_param(row[key], dist, key) for key, dist in space.params.items()
                   if not (row[key] == "" and dist.kind != "choice")}  # a failed trial may lack params
-        kind = (row["status"].split(":")[0].split() or [""])[0]  # "interrupted at epoch 3" -> "interrupted"
+        try:
+            outcome = TrialOutcome.from_row(row)
+        except ValueError as err:
+            raise ValueError(f"{csv_path}: trial {row['trial']}: {err}") from None
         value = _number(row[column])
-        attrs = {"name": row["trial"], "status": row["status"]}
+        attrs = {"name": row["trial"], "status": outcome.label()}
         dists = {key: distributions[key] for key in params}
-        if kind == "completed" and math.isfinite(value):
+        state = outcome.optuna_state
+        if state == TrialState.COMPLETE and math.isfinite(value):
             trial = optuna.trial.create_trial(params=params, distributions=dists, value=value, user_attrs=attrs)
-        elif kind in ("pruned", "collapsed", "interrupted"):
-            epochs = _number(row.get("epochs"))
-            steps = {int(epochs) if math.isfinite(epochs) else 0: value} if math.isfinite(value) else {}
+        elif state == TrialState.PRUNED:
+            steps = {outcome.epoch: value} if math.isfinite(value) else {}
             trial = optuna.trial.create_trial(params=params, distributions=dists, state=TrialState.PRUNED,
                                               intermediate_values=steps, user_attrs=attrs)
-        elif kind in ("completed", "failed"):
+        else:
             trial = optuna.trial.create_trial(params=params, distributions=dists, state=TrialState.FAIL,
                                               user_attrs=attrs)
-        else:
-            raise ValueError(f"{csv_path}: trial {row['trial']} has status {row['status']!r}; expected completed, "
-                             "pruned, interrupted at epoch N, collapsed: ... or failed: ...")
         trials.append(trial)
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line

@@ -139,7 +139,7 @@ def choose_packing(profile: ResourceProfile, gpus_visible: float, *, gpus_per_tr
         raise ProfileError(f"--cpus-per-trial must be > 0, got {cpus}")
     gpus_per_worker = gpus_per_trial / workers
     if workers > 1 and gpus_per_worker and not float(gpus_per_worker).is_integer():
-        # Two DDP workers on one device fail in NCCL ("Duplicate GPU detected", RAY_NOTES.md).
+        # Two DDP workers on one device fail in NCCL ("Duplicate GPU detected"; docs/design.md, Ray and Optuna facts).
         raise ProfileError(f"{workers} workers per trial need whole GPUs each, but --gpus-per-trial "
                            f"{gpus_per_trial:g} gives {gpus_per_worker:g} per worker; share GPUs between trials "
                            f"only with --workers-per-trial 1, or pass --gpus-per-trial {workers}")

@@ -1,0 +1,16 @@
+"""SimSiam's own ``method.*`` field (torch-free; ``ssl_core.methods.options`` says why)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ssl_core.methods.options import Problem
+
+
+@dataclass
+class SimSiamOptions:
+    stop_gradient: bool = True  # SimSiam's stop-gradient; False exists to demonstrate collapse
+
+    def problems(self, cfg: Any) -> Iterator[Problem]:
+        return iter(())  # a boolean: the config's type coercion already refused anything else
