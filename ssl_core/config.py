@@ -9,10 +9,7 @@ message that names the field, the bad value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -20,6 +17,8 @@ from typing import Any, Iterator, Mapping
 import yaml
 
 from ssl_core.config_errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+from ssl_core.config_values import (NULL_TEXT, coerce_value, is_optional, is_string_field, parse_text,
+                                    section_types)
 # Torch-free: each method's own fields (ssl_core.methods.options says how they are declared).
 from ssl_core.methods import METHOD_OPTIONS
 from ssl_core.methods.options import Problem, section_bases
@@ -28,9 +27,6 @@ from ssl_core.methods.options import Problem, section_bases
 # Contents of configs that passed validate() in this process (see Config.validate).
 _VALIDATED: set[str] = set()
 MAX_REMEMBERED_CONFIGS = 1024
-
-# YAML's spellings of null; an optional text field given one of them is unset (None).
-NULL_TEXT = ("", "~", "null", "Null", "NULL")
 
 
 @dataclass
@@ -210,71 +206,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Convert a YAML/CLI value to the field's annotated type, or raise ConfigError."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        non_none = [a for a in args if a is not type(None)]
-        return _coerce(value, non_none[0], where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} numbers, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return {str(k): str(v) for k, v in value.items()}
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if annotation is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            try:
-                return float(value)
-            except OverflowError:  # an int past 1.8e308
-                raise ConfigError(f"{where}: {value} is too large for a number; "
-                                  "give a value within float range") from None
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if annotation is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    raise ConfigError(f"{where}: unsupported type {annotation!r}")
-
-
-@functools.cache
-def _section_types(section_cls: type) -> dict[str, Any]:
-    # Cached: get_type_hints evaluates the string annotations each call (~0.25 ms), and
-    # config_from_dict calls it once per key (every search trial and space probe).
-    return typing.get_type_hints(section_cls)
-
-
 def config_from_dict(raw: Mapping[str, Any] | None) -> Config:
     """Build a Config from a nested mapping that holds only what differs from defaults.
 
@@ -310,40 +241,20 @@ def set_value(cfg: Config, dotted_key: str, value: Any) -> None:
     if section_name not in sections:
         raise ConfigError(f"unknown config section {section_name!r} in {dotted_key!r}; valid sections: {', '.join(sorted(sections))}")
     section = getattr(cfg, section_name)
-    field_types = _section_types(type(section))
+    field_types = section_types(type(section))
     if key not in field_types:
         raise ConfigError(
             f"unknown config key {dotted_key!r}; valid keys in {section_name!r}: {', '.join(field_types)}"
         )
     annotation = field_types[key]
-    if isinstance(value, str) and value.strip() in NULL_TEXT and _is_optional(annotation):
+    if isinstance(value, str) and value.strip() in NULL_TEXT and is_optional(annotation):
         # ``--set data.cache_dir=null`` means "no cache dir", not a directory named "null".
         value = None
-    if isinstance(value, str) and not _is_string_field(annotation):
+    if isinstance(value, str) and not is_string_field(annotation):
         # Command-line values arrive as text: parse numbers, lists and booleans as YAML,
         # but only for non-string fields, so "off" stays "off" and never becomes False.
-        value = _parse_text(value)
-    setattr(section, key, _coerce(value, annotation, dotted_key))
-
-
-def _parse_text(text: str) -> Any:
-    """YAML-parse a text value; text YAML cannot read ('[', '*x', control characters) stays
-    text, so that ``_coerce`` refuses it with the field's name and the expected type."""
-    if not text.strip():
-        return text
-    try:
-        return yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - PyYAML leaks bare errors (see _read_yaml): not YAML
-        return text
-
-
-def _is_optional(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
-
-
-def _is_string_field(annotation: Any) -> bool:
-    return annotation is str or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
-                                 and str in typing.get_args(annotation))
+        value = parse_text(value)
+    setattr(section, key, coerce_value(value, annotation, dotted_key))
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -40,7 +40,7 @@ def read_run_config(checkpoint_dir: str | Path) -> Config:
 
 
 def read_run_config_dict(checkpoint_dir: str | Path) -> dict[str, Any]:
-    """The checkpoint's config as the plain mapping it was saved as (for ``best_config.yaml``)."""
+    """The checkpoint's config as a plain mapping (the search writes the best trial's beside its summary)."""
     return read_run_config(checkpoint_dir).to_dict()
 
 

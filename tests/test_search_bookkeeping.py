@@ -41,6 +41,21 @@ def test_early_stopped_trials_are_pruned_and_errors_failed_not_completed() -> No
     assert plain._ot_study.trials[0].state == TrialState.COMPLETE
 
 
+def test_optuna_is_told_the_best_score_after_epoch_0_not_the_last_or_the_untrained() -> None:
+    searcher = _searcher(full_epochs=3)
+    for trial_id in ("full", "asha"):
+        searcher.suggest(trial_id)
+    for epoch, value in ((0, 50.0), (1, 20.0), (2, 31.0), (3, 27.0)):  # the untrained network scored 50
+        searcher.on_trial_result("full", {"knn_top1": value, "epoch": epoch, "training_iteration": epoch + 1})
+    searcher.on_trial_complete("full", {"knn_top1": 27.0, "epoch": 3})
+    for epoch, value in ((0, 45.0), (1, 22.0)):
+        searcher.on_trial_result("asha", {"knn_top1": value, "epoch": epoch, "training_iteration": epoch + 1})
+    searcher.on_trial_complete("asha", {"knn_top1": 22.0, "epoch": 1})
+    full, asha = searcher._ot_study.trials
+    assert full.state == TrialState.COMPLETE and full.value == 31.0  # the summary's score too
+    assert asha.state == TrialState.PRUNED and asha.intermediate_values[1] == 22.0
+
+
 @pytest.mark.parametrize("metrics, grace, expected", [
     ({"epoch": 1, "emb_std": 1e-6, "feature_dim": 512, "knn_top1": 5.0, "chance_top1": 5.0}, 2, None),  # in grace
     ({"epoch": 2, "emb_std": 1e-6, "feature_dim": 512, "knn_top1": 30.0, "chance_top1": 5.0}, 2, "emb_std"),

@@ -121,6 +121,14 @@ def _sequence(trial_name: str) -> int:
     return int(match.group(1)) if match else 1 << 30
 
 
+def shown_path(path: Path) -> str:
+    """``path`` as a user would type it here: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -202,7 +210,7 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     lines.append("trials: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if counts.get(Outcome.INTERRUPTED.value):
         lines.append(f"the search was interrupted before {counts[Outcome.INTERRUPTED.value]} trial(s) finished; "
-                     f"`python launch.py --resume --name {experiment_dir.name} --storage {experiment_dir.parent}` "
+                     f"`python launch.py --resume --name {experiment_dir.name} --storage {shown_path(experiment_dir.parent)}` "
                      "continues it")
     lines += [f"each trial's score: its best {space.metric} after epoch 0 (the untrained network's is not one); "
               "the best trial's checkpoint of that epoch is tested and exported",
@@ -223,11 +231,11 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
                   f"  val {space.metric}: {_fmt(best.best)} (epoch {best.best_epoch})",
                   "  test split (touched once): " + ", ".join(f"{k} {test_metrics[k]:.4g}" for k in TEST_SHOWN
                                                               if k in test_metrics),
-                  f"  best config: {experiment_dir / BEST_CONFIG_FILE}",
-                  f"  backbone for timm: {experiment_dir / BACKBONE_FILE}"]
+                  f"  best config: {shown_path(experiment_dir / BEST_CONFIG_FILE)}",
+                  f"  backbone for timm: {shown_path(experiment_dir / BACKBONE_FILE)}"]
     pngs = write_figures(experiment_dir, space, run, test_metrics)
-    lines.append(f"figures: {experiment_dir / 'figures'} ({', '.join(p.name for p in pngs)})")
-    lines += ["", f"tensorboard --logdir {experiment_dir}"]
+    lines.append(f"figures: {shown_path(experiment_dir / 'figures')} ({', '.join(p.name for p in pngs)})")
+    lines += ["", f"tensorboard --logdir {shown_path(experiment_dir)}"]
     text = "\n".join(lines)
     atomic_write_text(experiment_dir / "summary.md", text + "\n")
     return text

@@ -132,7 +132,7 @@ def make_trainable(setup: TrialSetup, train_fn: TrainFn = train):
                 callbacks=[TuneReportCallback()],
                 failure_config=FailureConfig(max_failures=setup.worker_failures),
                 # Ray keeps the newest two (what a restarted worker group resumes from); the
-                # trainer keeps the best by val kNN beside them, under <trial>/ssl/checkpoints/best.
+                # trainer keeps the best objective beside them, under <trial>/ssl/checkpoints/best.
                 checkpoint_config=CheckpointConfig(num_to_keep=2),
             ),
         )
