@@ -41,12 +41,15 @@ def sample_params(space: SearchSpace, rng: np.random.Generator) -> dict[str, Any
     return {key: dist.sample(rng) for key, dist in space.params.items()}
 
 
-def resolve_config(space: SearchSpace, params: Mapping[str, Any], overrides: Sequence[str] = ()) -> Config:
+def resolve_config(space: SearchSpace, params: Mapping[str, Any], overrides: Sequence[str] = (),
+                   seed_offset: int = 0) -> Config:
     """``space.base`` + ``params`` + ``train.epochs = space.epochs`` + ``key=value`` overrides, validated.
 
     ``params`` must give exactly the space's params (as Tune/Optuna do); an override may
     not set a searched param (the search would silently search nothing) nor train.epochs
-    (a trial's length is the budget's epochs, which ASHA also reads).
+    (a trial's length is the budget's epochs, which ASHA also reads). ``seed_offset`` is added
+    to ``train.seed``: a search gives each trial its own training seed, so a configuration
+    proposed twice is trained twice, not replicated.
     Raises SearchSpaceError naming the param, base key or override at fault.
     """
     if not isinstance(params, Mapping):
@@ -62,7 +65,7 @@ def resolve_config(space: SearchSpace, params: Mapping[str, Any], overrides: Seq
     # Searchers may hand numpy scalars (np.int64 is not an int); the config wants Python ones.
     values = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
     try:
-        return _build(space, values, parsed)
+        return _build(space, values, parsed, seed_offset)
     except CONFIG_ERRORS as err:
         raise SearchSpaceError(f"search space {space.name}: {_blame(space, values, parsed, err, probing=False)}") from err
 
@@ -146,7 +149,8 @@ def probe_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
         yield {key: v[int(rng.integers(len(v)))] for key, v in zip(keys, values)}
 
 
-def _build(space: SearchSpace, params: dict[str, Any], overrides: list[tuple[str, str]]) -> Config:
+def _build(space: SearchSpace, params: dict[str, Any], overrides: list[tuple[str, str]],
+           seed_offset: int = 0) -> Config:
     base_eval = space.base.get("eval") if isinstance(space.base.get("eval"), dict) else {}
     for key in OBJECTIVE_KEYS:
         field = key.split(".")[1]
@@ -162,6 +166,8 @@ def _build(space: SearchSpace, params: dict[str, Any], overrides: list[tuple[str
     # The trainer keeps its best checkpoint by the space's objective: the one meaning of "best".
     set_value(cfg, "eval.objective", space.metric)
     set_value(cfg, "eval.objective_mode", space.mode)
+    if seed_offset:
+        set_value(cfg, "train.seed", cfg.train.seed + seed_offset)
     return cfg.validate()
 
 

@@ -75,6 +75,12 @@ def test_search_writes_trials_summary_and_best_config(finished_search) -> None:
     assert "best_trial/view_pairs" in report.Tags()["images"]
     assert "best_trial/test_longtail" in report.Tags()["images"]
     assert (experiment / "best_trial" / "projector_config.pbtxt").is_file()
+    # Each trial trained with its own seed (trial n: the base seed + n - 1).
+    from ssl_core.run import read_run_config
+    from trainables.trial_folder import trial_number
+    for row in rows:
+        seed = read_run_config(experiment / row["trial"] / "ssl" / "checkpoints" / "best").train.seed
+        assert seed == trial_number(row["trial"]) - 1, row["trial"]
     test_metrics = json.loads((experiment / "best_test_metrics.json").read_text())
     for key in ("knn_top1", "linear_top1", "head_top1", "medium_top1", "tail_top1", "ari", "nmi"):
         assert key in test_metrics and math.isfinite(test_metrics[key]), key

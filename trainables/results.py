@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -43,7 +42,7 @@ from ssl_core.run import LoadedRun, best_checkpoint, load_run, read_run_config_d
 from trainables.outcome import COLUMNS as OUTCOME_COLUMNS
 from trainables.outcome import Outcome, TrialOutcome, decide_outcome
 from trainables.study_report import history_figure, importance_figure, study_from_trials
-from trainables.trial import trial_run_dir
+from trainables.trial_folder import trial_number, trial_run_dir
 from trainables.worker_loop import FAILURE_KEY
 
 SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
@@ -116,9 +115,11 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace,
 
 
 def _sequence(trial_name: str) -> int:
-    """Tune's trial number in ``run_trial_<id>_<n>_...`` (the order trials started); large if absent."""
-    match = re.match(r"[^_]+_[^_]+_[0-9a-f]+_(\d+)", trial_name)
-    return int(match.group(1)) if match else 1 << 30
+    """The order trials started (Tune's trial number); large if absent."""
+    try:
+        return trial_number(trial_name)
+    except ValueError:
+        return 1 << 30
 
 
 def shown_path(path: Path) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,12 @@ from search_spaces.distributions import Distribution
 from search_spaces.space import SearchSpace
 from ssl_core.eval.figures import new_figure
 from trainables.outcome import TrialOutcome
+from trainables.trial_folder import trial_number
 
 IMPORTANCE_SEED = 0  # fANOVA fits a random forest: a fixed seed gives the same bars for the same table
 HISTORY_INCHES = (8.0, 4.5)
 IMPORTANCE_INCHES = (7.0, 0.6)  # width, height per parameter (plus HEADER_INCHES)
 HEADER_INCHES = 1.2
-# Ray names trial directories ``<trainable>_<8-hex id>_<sequence number>_<params>_<date>``.
-SEQUENCE = re.compile(r"_[0-9a-f]{8}_(\d+)(?:_|$)")
 
 
 def to_optuna(dist: Distribution) -> BaseDistribution:
@@ -105,8 +103,10 @@ def _number(cell: str | None) -> float:
 
 def _sequence(name: str, row_index: int) -> tuple[int, int]:
     """Sort key putting trials in the order the search started them (the CSV is sorted by score)."""
-    match = SEQUENCE.search(name)
-    return (int(match.group(1)), row_index) if match else (1 << 30, row_index)
+    try:
+        return trial_number(name), row_index
+    except ValueError:
+        return 1 << 30, row_index
 
 
 def study_from_trials(csv_path: Path, space: SearchSpace) -> optuna.Study:

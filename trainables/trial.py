@@ -31,15 +31,10 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from search_spaces import SearchSpace, resolve_config
 from ssl_core.config import Config
 from ssl_core.trainer import train
+from trainables.trial_folder import trial_number, trial_run_dir
 from trainables.worker_loop import RankOutOfMemoryError, TrainFn, direct_trial, train_loop_per_worker
 
 TRIAL_DRIVER = "trial_driver"
-TRIAL_RUN_DIR = "ssl"  # <trial>/ssl: the trainer's run folder (checkpoints, TensorBoard) inside a Tune trial
-
-
-def trial_run_dir(trial_dir: str | Path) -> Path:
-    """The trainer's run folder of a Tune trial folder (its layout: ``ssl_core.run``)."""
-    return Path(trial_dir) / TRIAL_RUN_DIR
 
 
 @dataclass(frozen=True)
@@ -86,10 +81,12 @@ class TrialSetup:
     worker_failures: int = 2
 
 
-def trial_config(setup: TrialSetup, params: dict[str, Any]) -> Config:
+def trial_config(setup: TrialSetup, params: dict[str, Any], number: int = 1) -> Config:
     """The space's base config, this trial's sampled values and the user's overrides, validated
-    (once: the params arrived from the searcher in another process)."""
-    return resolve_config(setup.space, params, setup.overrides)
+    (once: the params arrived from the searcher in another process). Trial ``number`` trains
+    with seed ``train.seed + number - 1``: two trials of the same configuration are two
+    samples of it, not one run twice (the first trial keeps the base seed)."""
+    return resolve_config(setup.space, params, setup.overrides, seed_offset=number - 1)
 
 
 def fit_train_run(trainer: TorchTrainer) -> None:
@@ -113,11 +110,11 @@ def make_trainable(setup: TrialSetup, train_fn: TrainFn = train):
     """A Tune function trainable closed over ``setup``; ``train_fn`` is the trainer (tests swap it)."""
 
     def run_trial(params: dict[str, Any]) -> None:
-        cfg = trial_config(setup, params)
         context = ray.tune.get_context()
         trial_id = context.get_trial_id()
         # get_trial_dir() is a staging path; its basename names the trial's storage folder.
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
+        cfg = trial_config(setup, params, trial_number(trial_dir.name))
         if setup.resources.direct:
             direct_trial(cfg, trial_run_dir(trial_dir), train_fn)
             return
