@@ -249,3 +249,6 @@ def check_config(cfg: "Config") -> None:
     for check in (_check_data, _check_frontend, _check_augment, _check_model, _check_method,
                   _check_optim, _check_eval, _check_train):
         check(cfg)
+    if not isinstance(e.shortcut_windows, int) or not 0 <= e.shortcut_windows <= 16:
+        _fail("eval.shortcut_windows", e.shortcut_windows, "must be an integer in [0, 16] (disjoint windows per "
+              "val recording for the shortcut probe; 0 turns it off)")

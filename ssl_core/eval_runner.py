@@ -14,6 +14,7 @@ from ssl_core.config import Config
 from ssl_core.data import EpochSampler
 from ssl_core.data_pipeline import MAX_EVAL_WINDOWS, DataBundle, make_loader
 from ssl_core.distributed import broadcast_object, rank, sync_buffers, world_size
+from ssl_core.eval_shortcut import shortcut_probe_for
 from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_metrics, eval_encoder,
                                     finite_or_nan, labels_tensor)
 
@@ -58,11 +59,21 @@ class Evaluator:
             other_view = (first.features, second.features)
         return bank, queries, other_view
 
+    def _shortcut_metrics(self, method: nn.Module) -> dict[str, float]:
+        """``recording_share`` and its chance level (:mod:`ssl_core.eval.shortcut`); {} for images."""
+        if not hasattr(self, "_shortcut"):  # the windows are cut once per run, at the first evaluation
+            self._shortcut = shortcut_probe_for(self.cfg, self.data, self.query_split)
+        if self._shortcut is None:
+            return {}
+        return self._shortcut.measure(eval_encoder(method, self.cfg.eval.features), self._prepare, self.device)
+
     def run(self, method: nn.Module, epoch: int, final: bool) -> dict[str, float]:
         was_training = method.training
         sync_buffers(method)  # every rank embeds with rank 0's model, the one checkpointed
         method.eval()
         bank, queries, views = self.embed(method)
+        # Every rank measures the probe (the same small set of windows) so no rank waits on another.
+        shortcut = self._shortcut_metrics(method)
         metrics: dict[str, float] | None = None
         if rank() == 0:
             probe = self.cfg.eval.linear_probe == "every" or (final and self.cfg.eval.linear_probe == "final")
@@ -70,6 +81,7 @@ class Evaluator:
                 bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
                 temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
                 clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed)
+            metrics.update(shortcut)
             if views is not None:
                 from ssl_core.eval.collapse import alignment
 

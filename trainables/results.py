@@ -61,6 +61,8 @@ class TrialRow:
     epochs: int
     best: float  # the trial's score: its best objective after epoch 0 (nan: none)
     best_epoch: int | None  # the evaluation that score comes from (the trainer's best checkpoint)
+    best_low: float  # that evaluation's 95 % bootstrap interval over val items (nan: the metric has none)
+    best_high: float
     last: dict[str, float]
     seconds: float
     trial_dir: Path
@@ -95,14 +97,17 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace,
         metrics = dict(result.metrics or {})
         history = result.metrics_dataframe
         best, best_epoch = math.nan, None
+        best_low, best_high = math.nan, math.nan
         if history is not None and space.metric in history and "epoch" in history:
             pairs = history[["epoch", space.metric]].dropna()
             best, best_epoch = best_evaluation(zip(pairs["epoch"].astype(int), pairs[space.metric].astype(float)),
                                                space.mode)
+            best_low, best_high = _interval_at(history, space.metric, best_epoch)
         outcome = decide_outcome(result.error, metrics, statuses.get(Path(result.path).name), space.epochs,
                                  grace, FAILURE_KEY)
         rows.append(TrialRow(name=Path(result.path).name, params=dict(result.config or {}), outcome=outcome,
-                             epochs=outcome.epoch, best=best, best_epoch=best_epoch,
+                             epochs=outcome.epoch, best=best, best_epoch=best_epoch, best_low=best_low,
+                             best_high=best_high,
                              last={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
                              seconds=float(metrics.get("time_total_s", 0.0) or 0.0), trial_dir=Path(result.path)))
     sign = -1 if space.mode == "max" else 1
@@ -112,6 +117,37 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace,
     rows.sort(key=lambda r: (math.isnan(r.best), sign * r.best if not math.isnan(r.best) else 0,
                              _sequence(r.name), r.name))
     return rows
+
+
+def _interval_at(history: Any, metric: str, epoch: int | None) -> tuple[float, float]:
+    """``metric``'s interval (``<metric>_low``, ``<metric>_high``) at ``epoch`` of a trial's history."""
+    low, high = f"{metric}_low", f"{metric}_high"
+    if epoch is None or low not in history or high not in history:
+        return math.nan, math.nan
+    at = history[history["epoch"] == epoch]
+    if at.empty:
+        return math.nan, math.nan
+    return float(at[low].iloc[-1]), float(at[high].iloc[-1])
+
+
+def _with_interval(value: float, low: float, high: float) -> str:
+    """``33.33 [22.1, 44.9]``: a score with its 95 % interval, when it has one."""
+    if math.isnan(low) or math.isnan(high):
+        return _fmt(value)
+    return f"{_fmt(value)} [{low:.3g}, {high:.3g}]"
+
+
+def noise_note(rows: list[TrialRow], metric: str) -> str | None:
+    """One line on how noisy the objective is next to the spread it ranks, or None without intervals."""
+    scored = [r for r in rows if not math.isnan(r.best) and not math.isnan(r.best_low)]
+    if not scored:
+        return None
+    half = sorted((r.best_high - r.best_low) / 2 for r in scored)[len(scored) // 2]
+    best = scored[0]
+    overlapping = sum(1 for r in scored[1:] if r.best_high >= best.best_low)
+    return (f"noise: the val {metric} of one trial has a 95 % interval of about +-{half:.3g} points (bootstrap over "
+            f"val items; median over {len(scored)} trials); {overlapping} of the other {len(scored) - 1} trials' "
+            f"intervals reach the best trial's, so the val ranking alone does not separate them")
 
 
 def _sequence(trial_name: str) -> int:
@@ -138,11 +174,11 @@ def _fmt(value: Any) -> str:
 
 def summary_table(rows: list[TrialRow], space: SearchSpace, top: int = 10) -> str:
     keys = list(space.params)
-    header = ["trial", *keys, f"best {space.metric}", "best epoch", *SHOWN_METRICS, "epochs", "time s", "status"]
+    header = ["trial", *keys, f"best {space.metric} [95 % CI]", "best epoch", *SHOWN_METRICS, "epochs", "time s", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows[:top]:
         cells = [row.name.split("_")[2] if row.name.count("_") >= 2 else row.name,
-                 *(_fmt(row.params.get(k)) for k in keys), _fmt(row.best),
+                 *(_fmt(row.params.get(k)) for k in keys), _with_interval(row.best, row.best_low, row.best_high),
                  "-" if row.best_epoch is None else str(row.best_epoch),
                  *(_fmt(row.last.get(m, float("nan"))) for m in SHOWN_METRICS),
                  str(row.epochs), f"{row.seconds:.0f}", row.status]
@@ -156,11 +192,12 @@ def write_trials_csv(rows: list[TrialRow], space: SearchSpace, path: Path) -> No
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     keys = list(space.params)
-    writer.writerow(["trial", *keys, f"best_{space.metric}", "best_epoch", *SHOWN_METRICS, "epochs", "seconds",
+    writer.writerow(["trial", *keys, f"best_{space.metric}", f"best_{space.metric}_low", f"best_{space.metric}_high",
+                     "best_epoch", *SHOWN_METRICS, "epochs", "seconds",
                      "status", *OUTCOME_COLUMNS])
     for row in rows:
         outcome = row.outcome.columns()
-        writer.writerow([row.name, *(row.params.get(k) for k in keys), row.best,
+        writer.writerow([row.name, *(row.params.get(k) for k in keys), row.best, row.best_low, row.best_high,
                          "" if row.best_epoch is None else row.best_epoch,
                          *(row.last.get(m) for m in SHOWN_METRICS), row.epochs, row.seconds, row.status,
                          *(outcome[c] for c in OUTCOME_COLUMNS)])
@@ -216,6 +253,9 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     lines += [f"each trial's score: its best {space.metric} after epoch 0 (the untrained network's is not one); "
               "the best trial's checkpoint of that epoch is tested and exported",
               "", summary_table(rows, space), ""]
+    noise = noise_note(rows, space.metric)
+    if noise:
+        lines += [noise, ""]
     run, test_metrics = None, None
     if scored:
         from ssl_core.run_report import evaluate_test_split

@@ -23,6 +23,7 @@ from ssl_core.eval.collapse import collapse_metrics
 from ssl_core.eval.knn import accuracy_from_scores, knn_class_scores, predictions_from_scores
 from ssl_core.eval.linear_probe import linear_probe_accuracy
 from ssl_core.eval.longtail import frequency_groups, group_accuracies
+from ssl_core.eval.uncertainty import accuracy_interval, balanced_accuracy
 
 
 @dataclass
@@ -82,6 +83,7 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
                               temperature=temperature)
     metrics = accuracy_from_scores(scores, queries.labels)
     pred = predictions_from_scores(scores)
+    metrics.update(knn_intervals(pred, queries.labels))
     groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
     metrics.update(group_accuracies(pred, queries.labels, groups))
     metrics.update(collapse_metrics(queries.features))
@@ -91,6 +93,19 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
         metrics["linear_top1"] = linear_probe_accuracy(bank.features, bank.labels, queries.features,
                                                        queries.labels, num_classes, seed=seed)
     return {name: float(value) for name, value in metrics.items()}
+
+
+def knn_intervals(pred: Tensor, labels: Tensor) -> dict[str, float]:
+    """The kNN top-1's 95 % bootstrap interval over query items, and balanced (macro) top-1 with its own.
+
+    ``pred``, ``labels``: ``[N]`` predicted and true classes of the queries.
+    """
+    hits = (pred == labels.to(pred.device)).cpu().numpy()
+    y = labels.cpu().numpy()
+    low, high = accuracy_interval(hits)
+    balanced_low, balanced_high = accuracy_interval(hits, y)
+    return {"knn_top1_low": low, "knn_top1_high": high, "knn_balanced_top1": balanced_accuracy(hits, y),
+            "knn_balanced_top1_low": balanced_low, "knn_balanced_top1_high": balanced_high}
 
 
 def finite_or_nan(metrics: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,75 @@
+"""The shortcut probe: high for embeddings keyed on the recording, near chance for ones keyed on the class."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.eval.shortcut import recording_share
+from ssl_core.eval_shortcut import disjoint_starts
+
+
+def _windows(recordings_per_class: int, classes: int, windows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    recording = torch.arange(classes * recordings_per_class).repeat_interleave(windows)
+    label = recording // recordings_per_class
+    return recording, label
+
+
+def _brute_force(features: np.ndarray, recordings: np.ndarray, labels: np.ndarray) -> tuple[float, float, int]:
+    """The definition, one window at a time."""
+    x = features / np.linalg.norm(features, axis=1, keepdims=True)
+    found, chance = [], []
+    for i in range(len(x)):
+        cands = [j for j in range(len(x)) if j != i and labels[j] == labels[i]]
+        own = [j for j in cands if recordings[j] == recordings[i]]
+        if not own or len(own) == len(cands):
+            continue
+        best = max(cands, key=lambda j: (x[i] @ x[j], -j))
+        found.append(recordings[best] == recordings[i])
+        chance.append(len(own) / len(cands))
+    return 100 * float(np.mean(found)), 100 * float(np.mean(chance)), len(found)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_the_definition_window_by_window(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    recording, label = _windows(3, 4, 3)
+    label = label.clone()
+    label[:3] = -1  # an unlabelled recording is skipped
+    features = rng.normal(size=(len(label), 6))
+    out = recording_share(torch.as_tensor(features), recording, label)
+    share, chance, count = _brute_force(features, recording.numpy(), label.numpy())
+    assert out["recording_share"] == pytest.approx(share)
+    assert out["recording_share_chance"] == pytest.approx(chance)
+    assert out["recording_share_windows"] == count
+
+
+def test_an_embedding_of_the_channel_finds_its_recording_and_one_of_the_bird_does_not() -> None:
+    gen = torch.Generator().manual_seed(0)
+    recording, label = _windows(4, 5, 2)
+    channel = torch.randn(int(recording.max()) + 1, 16, generator=gen)[recording]  # per-recording signature
+    bird = torch.randn(5, 16, generator=gen)[label]
+    noise = 0.05 * torch.randn(len(label), 16, generator=gen)
+    keyed_on_channel = recording_share(bird + 3 * channel + noise, recording, label)
+    keyed_on_bird = recording_share(bird + 0.02 * channel + noise, recording, label)
+    assert keyed_on_channel["recording_share"] > 95
+    assert keyed_on_bird["recording_share"] < keyed_on_bird["recording_share_chance"] + 25
+    # 2 windows per recording, 4 recordings per class: 1 own window among 7 same-class candidates.
+    assert keyed_on_bird["recording_share_chance"] == pytest.approx(100 / 7)
+
+
+def test_no_eligible_window_gives_nan() -> None:
+    recording = torch.arange(4)
+    label = torch.tensor([0, 0, 1, 1])
+    out = recording_share(torch.randn(4, 3), recording, label)  # one window per recording
+    assert math.isnan(out["recording_share"]) and out["recording_share_windows"] == 0
+
+
+def test_disjoint_starts_never_overlap() -> None:
+    for length in range(0, 200, 7):
+        starts = disjoint_starts(length, 30, 3)
+        assert len(starts) == (min(3, length // 30) if length >= 60 else 0)
+        assert np.all(np.diff(starts) >= 30) and (len(starts) == 0 or starts[-1] + 30 <= length)
