@@ -45,6 +45,7 @@ class DataConfig:
     cache_decoded: bool = True  # keep decoded audio in loader memory so OGG is decoded once per process
     format: str = "auto"  # "auto" (detect), "birdclef", "audio_folder", "image_folder", "audio_csv", "image_csv"
     manifest: str | None = None  # CSV manifest (path,label[,fold]) for *_csv formats; None: the format's default name
+    allow_outside_root: bool = False  # files (CSV paths, symlink targets) outside the dataset folder are refused unless true
     decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
     window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
     eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows

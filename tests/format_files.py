@@ -29,10 +29,11 @@ def write_audio(path: Path, seed: int = 0) -> tuple[int, int]:
     return rate, channels
 
 
-def write_image(path: Path, seed: int = 0, gray: bool = False) -> tuple[int, int]:
-    """A small real PNG / JPEG / WebP (from the extension); returns (width, height)."""
+def write_image(path: Path, seed: int = 0, gray: bool = False, size: tuple[int, int] = (5, 4)) -> tuple[int, int]:
+    """A small real PNG / JPEG / WebP (from the extension) of ``size`` (width, height); returns it.
+
+    One size by default: a dataset's images must share size and mode (``image_headers.py``)."""
     rng = np.random.default_rng(seed)
-    size = (5 + seed % 3, 4)
     pixels = rng.integers(0, 256, (size[1], size[0]) if gray else (size[1], size[0], 3), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path, format={".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG",

@@ -21,7 +21,7 @@ import torch
 
 import launch
 from tests.loopback import free_loopback_port
-from tests.format_files import write_audio, write_csv
+from tests.format_files import write_audio, write_csv, write_image
 from tests.tiny import tiny_space_text
 
 # A tiny search of the learning rate, so that method.temperature is a base value an override may set.
@@ -93,6 +93,47 @@ def _file_as_storage_parent(tmp: Path) -> list[str]:
     return ["--space", _space(tmp), "--storage", str(tmp / "a_file" / "sub")]
 
 
+def _birdclef_row_outside(tmp: Path) -> list[str]:
+    root = tmp / "ds" / "bc"
+    rows = []
+    for k, cls in enumerate(("alpha", "beta")):
+        for i in range(4):
+            write_audio(root / "train_audio" / cls / f"{i}.wav", seed=10 * k + i)
+            rows.append([cls, "[]", f"{cls}/{i}.wav"])
+    write_audio(tmp / "ds" / "outside" / "secret.wav")
+    write_csv(root / "train.csv", ["primary_label", "secondary_labels", "filename"],
+              rows + [["beta", "[]", "../../outside/secret.wav"]])
+    return _data_args(root, tmp)
+
+
+def _class_link(tmp: Path) -> list[str]:
+    root = _audio_classes(tmp / "linked", {"alpha": 4, "beta": 4})
+    os.symlink("../beta", root / "alpha" / "zz")
+    return _data_args(root, tmp)
+
+
+def _mixed_images(tmp: Path) -> list[str]:
+    for k, cls in enumerate("aabbcc"):
+        write_image(tmp / "pics" / cls / f"{k}.png", seed=k, size=(16, 24) if k == 5 else (16, 16))
+    return _data_args(tmp / "pics", tmp)
+
+
+def _latin1_manifest(tmp: Path) -> list[str]:
+    write_audio(tmp / "lat" / "x.wav")
+    (tmp / "lat" / "manifest.csv").write_bytes("path,label\nx.wav,mésange\n".encode("latin-1"))
+    return _data_args(tmp / "lat", tmp)
+
+
+def _set(tmp: Path, *overrides: str) -> list[str]:
+    """The tiny space with ``--override`` for each of ``overrides``."""
+    return ["--space", _space(tmp), *(arg for text in overrides for arg in ("--override", text))]
+
+
+def _a_file(tmp: Path) -> Path:
+    (tmp / "a_file").write_text("a regular file, where a folder is expected")
+    return tmp / "a_file"
+
+
 Case = tuple[str, Callable[[Path], list[str]], tuple[str, ...]]
 # (id, argv builder (gets a fresh tmp folder), substrings the error must hold: the problem, then the fix)
 CASES: list[Case] = [
@@ -156,6 +197,45 @@ CASES: list[Case] = [
      ("section 'cpu': 'cpus_per_trial' must be a number >= 0.01, got -1", "fix --profile")),
     ("resume of nothing", lambda t: ["--space", _space(t), "--resume", "--name", "never_ran"],
      ("nothing to resume", "check --name and --storage")),
+    # Issue 18: config fields that passed the dry run and failed every trial (or the machine).
+    ("mel check blames the field set", lambda t: _set(t, "data.sample_rate=35092"),
+     ("data.sample_rate=35092 is invalid: frontend.n_mels=64 is too many", "or change the sample rate")),
+    ("negative train seed", lambda t: _set(t, "train.seed=-1"),
+     ("train.seed=-1 is invalid", "use 0 or another non-negative seed")),
+    ("negative split seed", lambda t: _set(t, "data.split_seed=-1"),
+     ("data.split_seed=-1 is invalid", "use 0 or another non-negative seed")),
+    ("device cuda:abc", lambda t: _set(t, "train.device=cuda:abc"),
+     ("train.device='cuda:abc' is invalid", "cuda:N with N a GPU index")),
+    ("device past the visible GPUs", lambda t: _set(t, f"train.device=cuda:{torch.cuda.device_count()}"),
+     (f"train.device='cuda:{torch.cuda.device_count()}' is invalid",
+      "use train.device=auto or cpu" if not torch.cuda.is_available() else "or train.device=auto")),
+    ("100,000 loader processes", lambda t: _set(t, "data.num_workers=100000"),
+     ("data.num_workers=100000 is invalid: must be at most", "lower data.num_workers")),
+    ("a million crops per item", lambda t: _set(t, "data.crops_per_item=1000000"),
+     ("data.crops_per_item=1000000 is invalid: must be at most 64", "lower it")),
+    ("a batch larger than the machine's memory", lambda t: _set(t, "data.crops_per_item=64", "data.crop_seconds=3600"),
+     ("data.crops_per_item=64 is invalid: one batch of", "more than 50% of this machine's",
+      "lower data.crops_per_item, data.batch_size or data.crop_seconds")),
+    ("a width past any use", lambda t: _set(t, "model.embedding_dim=10000000"),
+     ("model.embedding_dim=10000000 is invalid: must be at most 65536", "lower it")),
+    ("empty output folder", lambda t: _set(t, "train.output_dir="),
+     ("train.output_dir='' is invalid", "name a folder for checkpoints")),
+    ("data cache is a file", lambda t: _set(t, f"data.cache_dir={_a_file(t)}"),
+     ("is a file, not a folder", "point data.cache_dir at a folder")),
+    ("decode cache under a file", lambda t: _set(t, f"data.decode_cache={_a_file(t) / 'sub'}"),
+     ("a_file is a file, not a folder, so", "point data.decode_cache at a folder (or auto, or off)")),
+    ("BirdCLEF row outside the dataset folder", _birdclef_row_outside,
+     ("train.csv: 1 listed file(s) resolve outside the dataset folder", "line 10: '../../outside/secret.wav' -> ",
+      "set data.allow_outside_root=true")),
+    ("symlink to another class folder", _class_link,
+     ("alpha/zz -> ../beta (beta is indexed already)", "Remove the link or copy the files in its place")),
+    ("images of mixed size", _mixed_images,
+     ("images differ in size or mode: 5 of 6 are 16x16 RGB", "(16x24 RGB)", "convert('RGB')")),
+    ("Latin-1 manifest", _latin1_manifest,
+     ("manifest.csv: not UTF-8 text (byte 0xe9", "save it as UTF-8 CSV")),
+    ("data cache in /proc", lambda t: _set(t, "data.cache_dir=/proc/nope"),
+     ("data.cache_dir='/proc/nope' is invalid: /proc/nope cannot be created: /proc is a virtual file system",
+      "point data.cache_dir at a folder that can be written")),
 ]
 
 

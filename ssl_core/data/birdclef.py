@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from .containment import check_inside
 from .csv_table import read_csv_rows
 from .media import check_files_exist, check_unique
 from .records import DatasetIndex, Item
@@ -70,15 +71,16 @@ def parse_secondary_labels(text: str, where: str) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
-def load_birdclef(root: Path, name: str = "birdclef") -> DatasetIndex:
+def load_birdclef(root: Path, name: str = "birdclef", allow_outside_root: bool = False) -> DatasetIndex:
     """Index a BirdCLEF-style dataset (2021-2025 layouts, see the module docstring).
 
     class_names: sorted unique primary labels. Secondary labels that are not a primary label of
     some recording are ignored (they have no class index), as is a secondary equal to the
     primary. recording id: the filename stem (BirdCLEF's Xeno-canto / iNat ids are unique).
     Raises FileNotFoundError without the CSV or the audio folder, ValueError for missing
-    columns, rows with an empty label or filename, files that do not exist (up to 5 listed
-    and the count) and a file listed twice.
+    columns, rows with an empty label or filename, files that resolve outside ``root`` (``..``,
+    an absolute path, a symlink out; unless ``allow_outside_root``), files that do not exist (up
+    to 5 listed and the count) and a file listed twice.
     """
     root = Path(root).expanduser().resolve()
     csv_path = find_birdclef_csv(root)
@@ -92,7 +94,7 @@ def load_birdclef(root: Path, name: str = "birdclef") -> DatasetIndex:
     if "" in class_names:
         raise ValueError(f"{csv_path}: some rows have an empty primary_label")
     class_of = {label: i for i, label in enumerate(class_names)}
-    items = []
+    items, placed = [], []
     for line, row in enumerate(rows, start=2):
         where = f"{csv_path}:{line}"
         filename = row["filename"].strip()
@@ -105,9 +107,11 @@ def load_birdclef(root: Path, name: str = "birdclef") -> DatasetIndex:
             index = class_of.get(code)
             if index is not None and index != label and index not in secondary:
                 secondary.append(index)
+        path = _audio_path(audio_dir, filename, primary)
+        placed.append((f"line {line}", filename, path))
         items.append(
             Item(
-                path=_audio_path(audio_dir, filename, primary),
+                path=path,
                 label=label,
                 recording=Path(filename).stem,
                 fold=(row.get("fold") or "").strip() or None,
@@ -115,6 +119,8 @@ def load_birdclef(root: Path, name: str = "birdclef") -> DatasetIndex:
             )
         )
     paths = [item.path for item in items]
+    # Before any file is looked at: a row must not make the run open a file outside the folder.
+    check_inside(placed, root, str(csv_path), allow_outside_root)
     check_files_exist(paths, str(csv_path), audio_dir)
     check_unique(paths, str(csv_path))
     return DatasetIndex(name=name, modality="audio", root=root, items=tuple(items), class_names=class_names)

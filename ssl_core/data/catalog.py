@@ -22,6 +22,7 @@ from .birdclef import AUDIO_DIRS, CSV_NAMES, EXPECTED_LAYOUT, find_birdclef_audi
 from .embedded import EMBEDDED_NAMES, embedded_generator, embedded_path
 from .folders import UNLABELLED_DIR, folder_modality, load_folder, scan_folder
 from .image_csv import IMAGE_CSV, load_image_csv
+from .image_headers import check_image_headers
 from .manifest import load_manifest
 from .media import EXTENSIONS
 from .records import DatasetIndex
@@ -68,22 +69,23 @@ def _not_this_format(format: str, root: Path, found: str) -> ValueError:
                       f"{found}. Use data.format=auto to detect the layout")
 
 
-def _load_named(format: str, root: Path, name: str) -> DatasetIndex:
-    """Read ``root`` with the layout of ``format`` (not "auto")."""
+def _load_named(format: str, root: Path, name: str, outside: bool) -> DatasetIndex:
+    """Read ``root`` with the layout of ``format`` (not "auto"); ``outside``: data.allow_outside_root."""
     if format == "birdclef":
         if find_birdclef_csv(root) is None or find_birdclef_audio_dir(root) is None:
             raise _not_this_format(format, root, f"found {sorted(p.name for p in root.iterdir())[:10]}")
-        return load_birdclef(root, name=name)
+        return load_birdclef(root, name=name, allow_outside_root=outside)
     if format in ("audio_folder", "image_folder"):
         modality = format.split("_")[0]
-        return load_folder(root, modality, name=name)
+        return load_folder(root, modality, name=name, allow_outside_root=outside)
     for csv_name in DEFAULT_CSVS[format]:
         if (root / csv_name).is_file():
-            return load_manifest(root / csv_name, name=name, modality=format.split("_")[0], format_name=format)
+            return load_manifest(root / csv_name, name=name, modality=format.split("_")[0], format_name=format,
+                                 allow_outside_root=outside)
     raise _not_this_format(format, root, f"there is no {' or '.join(DEFAULT_CSVS[format])}")
 
 
-def _detect(root: Path) -> tuple[str, dict[str, list[str]] | None]:
+def _detect(root: Path, outside: bool = False) -> tuple[str, dict[str, list[str]] | None]:
     """(format, the folder scan if one was needed, so that it is not walked twice)."""
     if find_birdclef_csv(root) is not None and find_birdclef_audio_dir(root) is not None:
         return "birdclef", None
@@ -91,7 +93,7 @@ def _detect(root: Path) -> tuple[str, dict[str, list[str]] | None]:
         return "image_csv", None
     if (root / MANIFEST_CSV).is_file():
         return "manifest", None
-    scanned = scan_folder(root)
+    scanned = scan_folder(root, outside)
     modality = folder_modality(root, scanned)
     if modality is not None:
         return f"{modality}_folder", scanned
@@ -116,6 +118,7 @@ def load_dataset(
     cache_dir: Path | None = None,
     format: str = "auto",
     manifest: str | Path | None = None,
+    allow_outside_root: bool = False,
 ) -> DatasetIndex:
     """Index an embedded dataset by name (generated on first use), a dataset folder or a CSV.
 
@@ -123,8 +126,19 @@ def load_dataset(
     docstring). manifest: a CSV (absolute, or relative to the folder) read as a manifest; its
     paths are relative to the CSV's own folder. A missing path raises FileNotFoundError; a
     folder that fits no layout, or not the named one, raises ValueError saying what was
-    expected and how to set ``data.format``.
+    expected and how to set ``data.format``. Files must resolve inside the dataset folder
+    (``data.allow_outside_root`` lifts that: ``containment.py``), and images must share one
+    size and mode, checked from their headers (``image_headers.py``).
     """
+    index = _load_index(name_or_path, cache_dir, format, manifest, allow_outside_root)
+    if index.modality == "image":
+        check_image_headers([item.path for item in index.items], f"dataset {index.name!r} ({index.root})")
+    return index
+
+
+def _load_index(name_or_path: str, cache_dir: Path | None, format: str, manifest: str | Path | None,
+                outside: bool) -> DatasetIndex:
+    """:func:`load_dataset` before the image check."""
     _check_format(format, manifest)
     if name_or_path in EMBEDDED_NAMES:
         embedded_format = _EMBEDDED_FORMATS[embedded_generator(name_or_path)[0]]
@@ -150,13 +164,14 @@ def load_dataset(
     name = root.name
     if manifest is not None:
         modality = None if format == "auto" else format.split("_")[0]
-        return load_manifest(_resolve_manifest(root, manifest), name=name, modality=modality,
-                             format_name=None if format == "auto" else format)
+        # A data.manifest in a sub-folder (lists/subset.csv) may name ../clips/a.wav: the root is the dataset's.
+        return load_manifest(_resolve_manifest(root, manifest), name=name, modality=modality, root=root,
+                             format_name=None if format == "auto" else format, allow_outside_root=outside)
     if format != "auto":
-        return _load_named(format, root, name)
-    detected, scanned = _detect(root)
+        return _load_named(format, root, name, outside)
+    detected, scanned = _detect(root, outside)
     if detected == "manifest":
-        return load_manifest(root / MANIFEST_CSV, name=name)
+        return load_manifest(root / MANIFEST_CSV, name=name, allow_outside_root=outside)
     if scanned is not None:
-        return load_folder(root, detected.split("_")[0], name=name, scanned=scanned)
-    return _load_named(detected, root, name)
+        return load_folder(root, detected.split("_")[0], name=name, scanned=scanned, allow_outside_root=outside)
+    return _load_named(detected, root, name, outside)

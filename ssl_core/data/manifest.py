@@ -3,7 +3,9 @@
 Columns: ``path`` (or ``image``, the name used by the clothing-dataset course's
 ``images.csv``), ``label``, and optionally ``fold`` and ``recording``; other columns are ignored.
 
-- ``path``: relative to the CSV's folder, or absolute. A path without an extension (the
+- ``path``: relative to the CSV's folder, or absolute. A relative path must resolve inside the
+  dataset folder (no ``../`` out of it, no symlink pointing out) unless
+  ``data.allow_outside_root``; an absolute path is read where it points. A path without an extension (the
   clothing dataset stores image ids) is looked up as ``<id>.png|.jpg|.jpeg|.webp`` next to the
   CSV and then under ``images/``.
 - ``label``: any text; an empty cell marks an unlabelled file (label -1), used by SSL training
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePath
 
+from .containment import check_inside
 from .csv_table import read_csv_rows
 from .media import EXTENSIONS, IMAGE_EXTENSIONS, check_unique, detect_modality, report_missing
 from .records import MODALITIES, DatasetIndex, Item, sorted_class_names
@@ -47,14 +50,17 @@ def _resolve(base: Path, cell: str) -> tuple[Path, bool]:
 
 
 def load_manifest(
-    csv_path: Path, name: str = "manifest", modality: str | None = None, format_name: str | None = None
+    csv_path: Path, name: str = "manifest", modality: str | None = None, format_name: str | None = None,
+    root: Path | None = None, allow_outside_root: bool = False,
 ) -> DatasetIndex:
     """Index the files listed in ``csv_path`` (see the module docstring for the columns).
 
     modality: None detects it from the extensions; ``"audio"`` or ``"image"`` also requires it
     (``format_name``, e.g. ``"image_csv"``, is named in that error). Raises ValueError naming the
-    CSV for: missing columns, no rows, empty path cells, unusable extensions, audio mixed with
-    images, files that do not exist (up to 5 listed, and the count) and a file listed twice.
+    CSV for: missing columns, no rows, empty path cells, files that resolve outside ``root``
+    (the dataset folder; default the CSV's folder) unless ``allow_outside_root``, unusable
+    extensions, audio mixed with images, files that do not exist (up to 5 listed, and the
+    count) and a file listed twice.
     """
     if modality is not None and modality not in MODALITIES:
         raise ValueError(f"modality {modality!r} is not one of {MODALITIES} (or None to detect it)")
@@ -72,6 +78,11 @@ def load_manifest(
         raise ValueError(f"{csv_path}: empty {path_column!r} on line(s) {empty[:5]} ({len(empty)} in all)")
     resolved = [_resolve(base, cell) for cell in cells]
     paths = [path for path, _ in resolved]
+    # A relative path must stay inside the dataset folder (no ``..`` out of it, no symlink out);
+    # an absolute path is the manifest author's explicit choice, read where it points.
+    listed = [(f"line {line}", cell, path) for line, (cell, path) in enumerate(zip(cells, paths), _FIRST_ROW_LINE)
+              if not Path(cell).expanduser().is_absolute()]
+    check_inside(listed, base if root is None else Path(root), str(csv_path), allow_outside_root)
     found = detect_modality(paths, str(csv_path))
     if modality is not None and found != modality:
         example = paths[0]
