@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
 
 from ssl_core.config_errors import ConfigError  # noqa: F401 - re-exported: callers catch it from here
+from ssl_core.safe_yaml import YamlError, load_yaml
 from ssl_core.config_values import (NULL_TEXT, coerce_value, is_optional, is_string_field, parse_text,
                                     section_types)
 # Torch-free: each method's own fields (ssl_core.methods.options says how they are declared).
@@ -275,13 +275,11 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8 text ({err}); save it as UTF-8") from err
     try:
-        return yaml.safe_load(text)
-    except Exception as err:  # noqa: BLE001 - PyYAML's constructors leak bare errors, see below
-        # Besides yaml.YAMLError, safe_load raises ValueError ("2020-13-45", 5000-digit ints,
-        # "!!int x"), KeyError ("!!bool x"), AttributeError ("!!timestamp x"), IndexError
-        # ("!!int") and RecursionError (thousands of nested "["): all mean "not valid YAML".
-        raise ConfigError(f"config file {path} is not valid YAML ({type(err).__name__}: {err}); "
-                          "fix the value it points to") from err
+        # Bounded: alias bombs, duplicate keys, deep nesting and PyYAML's leaked ValueError /
+        # KeyError / RecursionError all become YamlError, whose message never holds a whole value.
+        return load_yaml(text, where=f"config file {path}")
+    except YamlError as err:
+        raise ConfigError(f"config file {path} is not valid YAML ({err.kind}: {err.detail})") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:

@@ -11,9 +11,8 @@ import types
 import typing
 from typing import Any, Mapping
 
-import yaml
-
 from ssl_core.config_errors import ConfigError
+from ssl_core.safe_yaml import YamlError, load_yaml
 
 # YAML's spellings of null; an optional text field given one of them is unset (None).
 NULL_TEXT = ("", "~", "null", "Null", "NULL")
@@ -90,8 +89,9 @@ def parse_text(text: str) -> Any:
     if not text.strip():
         return text
     try:
-        return yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - PyYAML leaks bare errors (see config._read_yaml): not YAML
+        # Bounded (ssl_core.safe_yaml): "&a [...]" aliases cannot expand a --set value to gigabytes.
+        return load_yaml(text, where="--set value")
+    except YamlError:  # not YAML: the text itself, refused or kept by the field's type
         return text
 
 
