@@ -127,12 +127,11 @@ class Bench:
         self.views: list[torch.Tensor] = []  # its views, made once: the pure arm's input
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The trainer's loop: a new epoch (``set_epoch``, ``iter``) after ``steps_per_epoch`` batches."""
+        """The trainer's loop: the next epoch's ``train_batches.epoch`` after ``steps_per_epoch`` batches."""
         if self.batches is None or self.step_in_epoch >= self.data.steps_per_epoch:
             self.epoch += 1
             self.step_in_epoch = 0
-            self.data.train_sampler.set_epoch(self.epoch)
-            self.batches = iter(self.data.train_loader)
+            self.batches = iter(self.data.train_batches.epoch(self.epoch))
         return next(self.batches)
 
     def pipeline(self, steps: int) -> tuple[float, float]:
@@ -184,10 +183,8 @@ class Bench:
     def close(self) -> None:
         # Persistent loader workers live as long as the loader's iterator: end them now,
         # so they do not share the cores with the next method's measurement.
-        iterator = getattr(self.data.train_loader, "_iterator", None)
-        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
-            iterator._shutdown_workers()
         self.batches = None
+        self.data.train_batches.close()
 
 
 def usable_cpus() -> int:

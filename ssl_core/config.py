@@ -49,6 +49,8 @@ class DataConfig:
     decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
     window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
     eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows
+    placement: str = "auto"  # training batches: "device" (decoded split held on the training device), "loader", "auto"
+    device_data_gb: float = 2.0  # "auto" holds the split on the device when it fits in this many GB
 
 
 @dataclass

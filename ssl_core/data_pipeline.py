@@ -20,7 +20,11 @@ from ssl_core.data import (AudioCropDataset, DatasetIndex, EpochSampler, ImageDa
                            split_by_fold, split_by_recording)
 from ssl_core.data.audio_dataset import AudioWindowsDataset
 from ssl_core.data.decode_cache import DecodeCache, decode_cache_from_setting, prepare_audio
+from ssl_core.data.sampler import SpanningSampler
+from ssl_core.data.train_batches import DeviceBatches, EpochBatches, LoaderBatches, device_bytes
 from ssl_core.data.windows import collate_windows
+
+GB = 1e9
 
 
 @dataclass
@@ -29,8 +33,7 @@ class DataBundle:
 
     index: DatasetIndex
     splits: dict[str, np.ndarray]  # split name -> item indices
-    train_loader: DataLoader  # yields (x, labels): audio [B, V, T] float, images [B, C, H, W] uint8
-    train_sampler: EpochSampler
+    train_batches: EpochBatches  # .epoch(e) yields (x, labels): audio [B, V, T] float, images [B, C, H, W] uint8
     view_maker: nn.Module  # x on the device -> list of views [B, C, H, W]
     in_chans: int
     steps_per_epoch: int
@@ -193,11 +196,59 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
     local_batch = cfg.data.batch_size // world_size
     sampler = EpochSampler(len(splits["train"]), seed=cfg.train.seed, shuffle=True, rank=rank,
                            world_size=world_size)
-    loader = make_loader(cfg, index, splits["train"], train=True, batch_size=local_batch,
-                         num_crops=cfg.data.crops_per_item, sampler=sampler, drop_last=True, device=device)
     steps = len(sampler) // local_batch
     if cfg.train.max_steps_per_epoch:
         steps = min(steps, cfg.train.max_steps_per_epoch)
-    return DataBundle(index=index, splits=splits, train_loader=loader, train_sampler=sampler,
+    batches = train_batches(cfg, index, splits["train"], sampler, local_batch, steps, device, announce=rank == 0)
+    return DataBundle(index=index, splits=splits, train_batches=batches,
                       view_maker=build_view_maker(cfg, index).to(device), in_chans=in_channels(index),
                       steps_per_epoch=steps)
+
+
+def train_batches(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, sampler: EpochSampler, local_batch: int,
+                  steps: int, device: torch.device, announce: bool = True) -> EpochBatches:
+    """The train split's batches: held on ``device`` or from loader processes (``data.placement``).
+
+    "auto" holds the decoded split on the device when it fits in ``data.device_data_gb``; the
+    choice and the size are printed once (``announce``). "device" insists (and says which field
+    to change when the split does not fit); "loader" never holds it.
+    """
+    dataset = build_dataset(cfg, index, item_ids, train=True, num_crops=cfg.data.crops_per_item)
+    placement, why = choose_placement(cfg, dataset, device)
+    if announce:
+        print(f"train data: {placement} ({why})", flush=True)
+    if placement == "device":
+        return DeviceBatches(dataset, sampler, local_batch, steps, device)
+    spanning = SpanningSampler(sampler, steps * local_batch, cfg.train.epochs)
+    workers = cfg.data.num_workers
+    loader = DataLoader(dataset, batch_size=local_batch, sampler=spanning, drop_last=True, num_workers=workers,
+                        persistent_workers=workers > 0, pin_memory=device.type == "cuda",
+                        # Its own generator, so the global RNG (the augmentations') is never drawn from.
+                        generator=torch.Generator().manual_seed(cfg.train.seed))
+    return LoaderBatches(loader, steps)
+
+
+def choose_placement(cfg: Config, dataset: Dataset, device: torch.device) -> tuple[str, str]:
+    """``("device" | "loader", why)`` for the train split's ``dataset`` under ``data.placement``.
+
+    Raises ConfigError for ``data.placement=device`` when the split cannot be held (over the
+    budget, or images of several shapes), naming the field to change.
+    """
+    setting, budget = cfg.data.placement, cfg.data.device_data_gb
+    if setting == "loader":
+        return "loader", f"data.placement=loader, {cfg.data.num_workers} loader processes"
+    size = device_bytes(dataset)
+    if size is None:
+        if setting == "device":
+            raise ConfigError("data.placement=device needs images of one shape (they are held as one "
+                              "[N, C, H, W] tensor); these differ. Set data.placement=loader or auto")
+        return "loader", "images of several shapes"
+    fits = size <= budget * GB
+    if setting == "device" and not fits:
+        raise ConfigError(f"data.placement=device: the decoded train split takes {size / GB:.3f} GB on {device}, "
+                          f"more than data.device_data_gb={budget}; raise data.device_data_gb to at least "
+                          f"{size / GB:.3f} (if {device} has the memory) or set data.placement=loader or auto")
+    if fits:
+        return "device", f"{size / GB:.3f} GB decoded on {device}, budget data.device_data_gb={budget}"
+    return "loader", (f"{size / GB:.3f} GB decoded > data.device_data_gb={budget}; "
+                      f"{cfg.data.num_workers} loader processes")

@@ -174,6 +174,7 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
                 write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict())
             prune_checkpoints(checkpoints_dir(run_dir), cfg.train.keep_checkpoints)
         _report(report, metrics, checkpoint_dir)
+    data.train_batches.close()
     log.close()
     return metrics
 
@@ -235,12 +236,9 @@ def _train_one_epoch(cfg: Config, data: DataBundle, method: Method, model: nn.Mo
                      optimizer: torch.optim.Optimizer, scheduler, device: torch.device, epoch: int,
                      total_steps: int, log: ScalarLog, step_callback) -> dict[str, float]:
     method.train()
-    data.train_sampler.set_epoch(epoch)
     progress = Progress(cfg.train.progress, total=data.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}")
     loss_sum, seen, started = 0.0, 0, time.perf_counter()
-    for step_in_epoch, (x, labels) in enumerate(data.train_loader):
-        if step_in_epoch >= data.steps_per_epoch:
-            break
+    for step_in_epoch, (x, labels) in enumerate(data.train_batches.epoch(epoch)):
         global_step = epoch * data.steps_per_epoch + step_in_epoch
         loss_value, logs = train_step(cfg, data, method, model, optimizer, scheduler, device, x, labels,
                                       epoch=epoch, step_in_epoch=step_in_epoch, total_steps=total_steps)

@@ -6,6 +6,7 @@ the number of loader workers, and a run resumed at epoch e repeats epoch e bit f
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Iterator
 
@@ -75,3 +76,47 @@ class EpochSampler(torch.utils.data.Sampler):
         order = np.resize(order, total)[self.rank :: self.world_size]
         seeds = np.resize(seeds, total)[self.rank :: self.world_size]
         return iter(zip(order.tolist(), seeds.tolist()))
+
+
+class SpanningSampler(torch.utils.data.Sampler):
+    """The keys of epochs ``start, start + 1, ..., end - 1`` back to back, one DataLoader pass for all.
+
+    Epoch e contributes the first ``per_epoch`` keys of ``EpochSampler.__iter__`` at epoch e
+    (``per_epoch`` = steps per epoch x the local batch, so batches never straddle an epoch).
+    One iterator over a DataLoader with this sampler keeps its workers busy across epoch
+    boundaries: while epoch e's last steps (and its evaluation) run, the workers already build
+    epoch e+1's first batches, where a new ``iter(loader)`` per epoch made the first step of
+    every epoch wait for a whole batch. The keys depend on (seed, epoch) only, so starting at
+    epoch e (a resumed run) gives exactly the keys an uninterrupted pass gives from e on.
+    """
+
+    def __init__(self, epoch_sampler: EpochSampler, per_epoch: int, end_epoch: int) -> None:
+        super().__init__()
+        if not 1 <= per_epoch <= len(epoch_sampler):
+            raise ValueError(f"per_epoch {per_epoch} must be in [1, {len(epoch_sampler)}]")
+        if end_epoch < 1:
+            raise ValueError(f"end_epoch {end_epoch} must be >= 1")
+        self.epoch_sampler = epoch_sampler
+        self.per_epoch = per_epoch
+        self.end_epoch = end_epoch
+        self.start_epoch = 0
+
+    def start_at(self, epoch: int) -> None:
+        """Make the next ``__iter__`` begin with epoch ``epoch``."""
+        if not 0 <= epoch < self.end_epoch:
+            raise ValueError(f"epoch {epoch} must be in [0, {self.end_epoch - 1}]")
+        self.start_epoch = epoch
+
+    def __len__(self) -> int:
+        return (self.end_epoch - self.start_epoch) * self.per_epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        # Lazily, one epoch at a time: a bench spans 1000 epochs.
+        for epoch in range(self.start_epoch, self.end_epoch):
+            yield from epoch_keys(self.epoch_sampler, epoch, self.per_epoch)
+
+
+def epoch_keys(sampler: EpochSampler, epoch: int, count: int) -> list[tuple[int, int]]:
+    """The first ``count`` ``(item_index, sample_seed)`` keys ``sampler`` yields at ``epoch``."""
+    sampler.set_epoch(epoch)
+    return list(itertools.islice(iter(sampler), count))
