@@ -28,11 +28,11 @@ import yaml
 from search_spaces.distributions import QUANTISED, Distribution, format_value, parse_distribution
 from search_spaces.errors import SearchSpaceError
 from search_spaces.resolve import CONFIG_ERRORS, validate_space
-from search_spaces.space import BETTER, METRICS, MODES, SCHEDULERS, SearchSpace
+from search_spaces.space import BETTER, METRICS, MODES, SCHEDULERS, Confirm, SearchSpace
 from ssl_core.config import Config, config_from_dict, set_value
 
 SHIPPED_DIR = Path(__file__).resolve().parent
-TOP_LEVEL = ("description", "base", "params", "objective", "budget", "scheduler", "notes")
+TOP_LEVEL = ("description", "base", "params", "objective", "budget", "scheduler", "confirm", "notes")
 REQUIRED = ("description", "params", "objective", "budget", "scheduler")
 BUDGET_KEYS = ("trials", "epochs", "max_concurrent")
 ASHA_KEYS = ("grace_period", "reduction_factor")
@@ -183,7 +183,33 @@ def _parse(raw: Any, path: Path) -> SearchSpace:
     metric, mode = _objective(raw["objective"])
     return SearchSpace(name=path.stem, description=_description(raw["description"]), base=base,
                        params=_params(raw["params"], base), metric=metric, mode=mode, **budget,
-                       scheduler=_scheduler(raw["scheduler"], budget["epochs"]), path=path, notes=notes)
+                       scheduler=_scheduler(raw["scheduler"], budget["epochs"]), path=path, notes=notes,
+                       confirm=_confirm(raw.get("confirm", {})))
+
+
+CONFIRM_KEYS = ("top", "seeds", "epochs", "labelled_eligible")
+
+
+def _confirm(raw: Any) -> Confirm | None:
+    """``confirm: none``, or a mapping of CONFIRM_KEYS (omitted keys: the defaults)."""
+    if raw in ("none", None, False):
+        return None
+    if not isinstance(raw, dict):
+        raise SearchSpaceError(f"confirm must be none or a mapping like {{top: 3, seeds: 3, epochs: 6}}, got "
+                               f"{format_value(raw)}")
+    unknown = [k for k in raw if k not in CONFIRM_KEYS]
+    if unknown:
+        raise SearchSpaceError(f"confirm: unknown key {format_value(unknown[0])}; allowed keys: "
+                               f"{', '.join(CONFIRM_KEYS)}")
+    default = Confirm()
+    eligible = raw.get("labelled_eligible", default.labelled_eligible)
+    if not isinstance(eligible, bool):
+        raise SearchSpaceError(f"confirm.labelled_eligible must be true or false, got {format_value(eligible)}")
+    epochs = raw.get("epochs", default.epochs)
+    return Confirm(top=_positive_int("confirm.top", raw.get("top", default.top)),
+                   seeds=_positive_int("confirm.seeds", raw.get("seeds", default.seeds)),
+                   epochs=0 if epochs == 0 else _positive_int("confirm.epochs", epochs),
+                   labelled_eligible=eligible)
 
 
 def _description(value: Any) -> str:

@@ -149,6 +149,16 @@ def probe_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
         yield {key: v[int(rng.integers(len(v)))] for key, v in zip(keys, values)}
 
 
+def resolve_base_config(space: SearchSpace, overrides: Sequence[str] = (), epochs: int | None = None) -> Config:
+    """The space's base configuration: ``base`` + the user's overrides, the searched params left at
+    their config defaults ("what the user had without the search"), ``epochs`` long (default: the budget's)."""
+    parsed = [parse_override(o) for o in overrides]
+    cfg = _build(space, {}, parsed)
+    if epochs is not None:
+        set_value(cfg, "train.epochs", epochs)
+    return cfg.validate()
+
+
 def _build(space: SearchSpace, params: dict[str, Any], overrides: list[tuple[str, str]],
            seed_offset: int = 0) -> Config:
     base_eval = space.base.get("eval") if isinstance(space.base.get("eval"), dict) else {}

@@ -14,6 +14,23 @@ SCHEDULERS = ("asha", "none")
 
 
 @dataclass(frozen=True)
+class Confirm:
+    """The confirmation stage after a search: the ``top`` best distinct configurations, the
+    space's base configuration and the supervised reference, each retrained with ``seeds``
+    training seeds for ``epochs`` epochs; only the winner goes to test and export.
+    ``labelled_eligible``: label-using methods (supcon, supervised) may be the winner."""
+
+    top: int = 3
+    seeds: int = 3
+    epochs: int = 0  # 0: the budget's epochs
+    labelled_eligible: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top": self.top, "seeds": self.seeds, "epochs": self.epochs,
+                "labelled_eligible": self.labelled_eligible}
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     """A validated search space, as read from ``search_spaces/<name>.yaml`` or a user's file.
 
@@ -35,6 +52,15 @@ class SearchSpace:
     scheduler: dict[str, Any]
     path: Path
     notes: str = field(default="", compare=False)
+    confirm: Confirm | None = Confirm()  # None: `confirm: none`, the search's best trial is the answer
+
+    @property
+    def confirm_epochs(self) -> int:
+        return (self.confirm.epochs or self.epochs) if self.confirm else 0
+
+    def confirm_runs(self) -> int:
+        """Training runs the confirmation stage costs: (top + base + supervised) x seeds."""
+        return (self.confirm.top + 2) * self.confirm.seeds if self.confirm else 0
 
     @property
     def budget(self) -> dict[str, int]:
@@ -50,6 +76,7 @@ class SearchSpace:
             "budget": self.budget,
             "scheduler": dict(self.scheduler),
         }
+        out["confirm"] = self.confirm.to_dict() if self.confirm else "none"
         if self.notes:
             out["notes"] = self.notes
         return out
@@ -68,6 +95,14 @@ class SearchSpace:
                          f"reduction factor {self.scheduler['reduction_factor']}")
         else:
             lines.append("  scheduler: none (every trial runs all its epochs)")
+        if self.confirm:
+            c = self.confirm
+            lines.append(f"  confirm: top {c.top} configs + base + supervised, {c.seeds} seeds each, "
+                         f"{self.confirm_epochs} epochs: {self.confirm_runs()} runs "
+                         f"({self.confirm_runs() * self.confirm_epochs} epochs) after the search's "
+                         f"{self.trials * self.epochs} at most")
+        else:
+            lines.append("  confirm: none (the search's best trial is the answer, from one seed)")
         return "\n".join(lines)
 
 

@@ -150,11 +150,11 @@ class EvalConfig:
     before_training: bool = True  # also evaluate the untrained network (epoch 0): the floor to beat
     objective: str = "knn_top1"  # the metric checkpoints/best keeps (a search sets its space's objective)
     objective_mode: str = "max"  # "max" or "min": which way the objective is better
-
-
     # Disjoint windows per val recording for the shortcut probe (recording_share; audio only):
     # 2 is the least that asks "own recording or another of its class?"; 0 turns it off.
     shortcut_windows: int = 2
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 20  # SSL epochs over the train split

@@ -57,7 +57,8 @@ class LoadedRun:
     checkpoint_dir: Path
 
 
-def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = None) -> LoadedRun:
+def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = None,
+             trained: bool = True) -> LoadedRun:
     """Rebuild the run of ``checkpoint_dir`` exactly as the trainer built it, with its weights.
 
     Args:
@@ -65,6 +66,8 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
         device: where to put the model and the view maker; None: the run's training device
             (``train.device``: CUDA where there is one), so a report on a GPU workstation
             embeds on the GPU.
+        trained: False keeps the weights the trainer started from (same seed, same order of
+            construction): the untrained baseline of the same run.
 
     The global RNG is seeded with ``train.seed`` first: the view maker draws augmentations
     from it (``align``, the view pairs), so every report of the same checkpoint is the same.
@@ -81,7 +84,8 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
     torch.manual_seed(cfg.train.seed)
     data = build_data(cfg, 0, 1, device)
     method = build_model(cfg, data, device)
-    method.load_state_dict(state["model"])
+    if trained:
+        method.load_state_dict(state["model"])
     method.eval()
-    return LoadedRun(cfg=cfg, data=data, method=method, epoch=int(state["epoch"]),
+    return LoadedRun(cfg=cfg, data=data, method=method, epoch=int(state["epoch"]) if trained else 0,
                      metrics=dict(state.get("metrics") or {}), device=device, checkpoint_dir=checkpoint_dir)

@@ -87,3 +87,17 @@ def view_pairs(run: LoadedRun, labels: Tensor, split: str = "test", max_pairs: i
     frontend = data.view_maker.frontend
     mean, std = frontend.mean[0].cpu(), frontend.std[0].cpu()  # [C, 1, 1]
     return (views * std + mean).clamp(0.0, 1.0)
+
+
+def split_hits(run: LoadedRun, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which items of ``split`` the run's weighted kNN (train split as the bank) gets right:
+    ``(hits [N] 0/1, labels [N])``, in split order, for the verdict's intervals."""
+    from dataclasses import replace
+
+    from ssl_core.eval.evaluate import knn_hits
+
+    _check_split(run, split)
+    cfg = replace(run.cfg, eval=replace(run.cfg.eval, views_for_align=False))  # kNN needs no augmented views
+    evaluator = Evaluator(cfg, run.data, run.device, query_split=split)
+    bank, queries, _ = evaluator.embed(run.method)
+    return knn_hits(bank, queries, run.data.num_classes, k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature)

@@ -38,12 +38,13 @@ TINY_SPACE_BASE: dict[str, dict[str, Any]] = {
 def tiny_space_text(params: dict[str, dict[str, list]], *, trials: int, epochs: int, concurrent: int,
                     scheduler: dict[str, Any] | None = None, base: dict[str, dict[str, Any]] | None = None,
                     searched: tuple[str, ...] = (), description: str = "tiny test search",
-                    objective: dict[str, str] | None = None) -> str:
+                    objective: dict[str, str] | None = None, confirm: Any = "none") -> str:
     """Search-space YAML over :data:`TINY_SPACE_BASE`, objective max knn_top1 unless ``objective``.
 
     ``base`` adds or replaces entries per section (``{"eval": {"linear_probe": "never"}}``);
     ``searched`` removes dotted base keys (``"optim.lr"``) so that ``params`` may search
-    them; ``scheduler`` None means no early stopping.
+    them; ``scheduler`` None means no early stopping; ``confirm`` is the space's confirmation
+    stage (none by default: most tests are about the search itself).
     """
     sections = {name: dict(values) for name, values in TINY_SPACE_BASE.items()}
     for name, values in (base or {}).items():
@@ -54,5 +55,5 @@ def tiny_space_text(params: dict[str, dict[str, list]], *, trials: int, epochs: 
     space = {"description": description, "base": sections, "params": params,
              "objective": objective or {"metric": "knn_top1", "mode": "max"},
              "budget": {"trials": trials, "epochs": epochs, "max_concurrent": concurrent},
-             "scheduler": scheduler or {"name": "none"}}
+             "scheduler": scheduler or {"name": "none"}, "confirm": confirm}
     return yaml.safe_dump(space, sort_keys=False)

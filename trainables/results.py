@@ -43,6 +43,7 @@ from trainables.outcome import COLUMNS as OUTCOME_COLUMNS
 from trainables.outcome import Outcome, TrialOutcome, decide_outcome
 from trainables.study_report import history_figure, importance_figure, study_from_trials
 from trainables.trial_folder import trial_number, trial_run_dir
+from trainables.verdict_report import choose_winner, verdict_block
 from trainables.worker_loop import FAILURE_KEY
 
 SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
@@ -257,21 +258,24 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     if noise:
         lines += [noise, ""]
     run, test_metrics = None, None
-    if scored:
+    winner = choose_winner(scored, space, experiment_dir, best_trial_checkpoint)
+    if winner is not None:
         from ssl_core.run_report import evaluate_test_split
 
-        best = scored[0]
-        checkpoint = best_trial_checkpoint(best)
+        checkpoint = winner.checkpoints[0]
         atomic_write_text(experiment_dir / BEST_CONFIG_FILE,
                           yaml.safe_dump(read_run_config_dict(checkpoint), sort_keys=False))
+        verdict = verdict_block(winner, space, experiment_dir)
         run = load_run(checkpoint)  # on the training device: CUDA where there is one
         test_metrics = evaluate_test_split(run)
         atomic_write_text(experiment_dir / TEST_METRICS_FILE, json.dumps(test_metrics, indent=2))
         export_backbone(run, experiment_dir / BACKBONE_FILE)
-        lines += [f"best trial: {best.name}", "  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()),
-                  f"  val {space.metric}: {_fmt(best.best)} (epoch {best.best_epoch})",
-                  "  test split (touched once): " + ", ".join(f"{k} {test_metrics[k]:.4g}" for k in TEST_SHOWN
-                                                              if k in test_metrics),
+        # The verdict comes first: it answers "which configuration, and is it better than what I had?"
+        lines[2:2] = verdict
+        lines += [*winner.lines, "", f"recommended: {winner.label}",
+                  "  params: " + (", ".join(f"{k}={_fmt(v)}" for k, v in winner.params.items()) or "the base config"),
+                  f"  test split of its first seed (touched once): " + ", ".join(
+                      f"{k} {test_metrics[k]:.4g}" for k in TEST_SHOWN if k in test_metrics),
                   f"  best config: {shown_path(experiment_dir / BEST_CONFIG_FILE)}",
                   f"  backbone for timm: {shown_path(experiment_dir / BACKBONE_FILE)}"]
     pngs = write_figures(experiment_dir, space, run, test_metrics)

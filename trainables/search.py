@@ -167,7 +167,7 @@ def _trainable(plan: SearchPlan):
     return tune.with_resources(make_trainable(setup), plan.resources.trial_resources())
 
 
-def _trial_retries(resources: TrialResources) -> int:
+def trial_retries(resources: TrialResources) -> int:
     """Restarts of a crashed trial. A Train run restarts its own worker group (twice) before
     the trial fails, so Tune adds one; a direct trial has only Tune's: three restarts either way."""
     return 3 if resources.direct else 1
@@ -188,7 +188,7 @@ def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:
                                         num_samples=space.trials, max_concurrent_trials=plan.concurrent),
             run_config=tune.RunConfig(name=plan.experiment, storage_path=str(plan.storage_path),
                                       stop=CollapseStopper(grace),
-                                      failure_config=tune.FailureConfig(max_failures=_trial_retries(plan.resources)),
+                                      failure_config=tune.FailureConfig(max_failures=trial_retries(plan.resources)),
                                       # The newest two: what a restarted trial resumes from (the
                                       # trainer keeps the best beside them, under <trial>/ssl/).
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),

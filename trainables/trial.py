@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ray.tune
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, TrainingFailedError
@@ -106,15 +106,25 @@ def fit_train_run(trainer: TorchTrainer) -> None:
         ray.tune.report(oom.last)
 
 
-def make_trainable(setup: TrialSetup, train_fn: TrainFn = train):
-    """A Tune function trainable closed over ``setup``; ``train_fn`` is the trainer (tests swap it)."""
+def search_trial_config(setup: TrialSetup, params: dict[str, Any], trial_dir: Path) -> Config:
+    """A search trial's config: the sampled params, seeded by the trial's number."""
+    return trial_config(setup, params, trial_number(trial_dir.name))
+
+
+ConfigOf = Callable[[TrialSetup, dict[str, Any], Path], Config]
+
+
+def make_trainable(setup: TrialSetup, train_fn: TrainFn = train, config_of: ConfigOf = search_trial_config):
+    """A Tune function trainable closed over ``setup``; ``train_fn`` is the trainer (tests swap it);
+    ``config_of(setup, params, trial_dir)`` turns Tune's params into the run's config (the
+    search's sampled params by default; the confirmation stage's candidate and seed)."""
 
     def run_trial(params: dict[str, Any]) -> None:
         context = ray.tune.get_context()
         trial_id = context.get_trial_id()
         # get_trial_dir() is a staging path; its basename names the trial's storage folder.
         trial_dir = Path(setup.storage_path) / setup.experiment / Path(context.get_trial_dir()).name
-        cfg = trial_config(setup, params, trial_number(trial_dir.name))
+        cfg = config_of(setup, params, trial_dir)
         if setup.resources.direct:
             direct_trial(cfg, trial_run_dir(trial_dir), train_fn)
             return

@@ -95,6 +95,19 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
     return {name: float(value) for name, value in metrics.items()}
 
 
+def knn_hits(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
+             temperature: float) -> tuple["np.ndarray", "np.ndarray"]:
+    """Which queries the weighted kNN gets right: ``(hits [N] float64 0/1, labels [N] int64)``, numpy.
+
+    The per-item outcome every interval and paired comparison of the verdict resamples.
+    """
+    scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
+                              temperature=temperature)
+    pred = predictions_from_scores(scores)
+    labels = queries.labels.to(pred.device)
+    return (pred == labels).double().cpu().numpy(), labels.cpu().numpy()
+
+
 def knn_intervals(pred: Tensor, labels: Tensor) -> dict[str, float]:
     """The kNN top-1's 95 % bootstrap interval over query items, and balanced (macro) top-1 with its own.
 

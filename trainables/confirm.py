@@ -1,0 +1,152 @@
+"""The confirmation stage: the search's top configurations again, over several training seeds.
+
+A search ranks trials by one short run each, scored on a small val split: the differences
+it ranks are often smaller than the noise of one run (another seed moves a trial's score by
+several points). So after the search, the ``confirm.top`` best *distinct* configurations, the
+space's base configuration (what the user had without the search) and the supervised
+reference (the same backbone and budget, with labels) are each trained ``confirm.seeds``
+times, with the same seeds, ``confirm.epochs`` long. They are ranked by their mean objective;
+only the winner goes to the test split, the export and the figures.
+
+The stage is a second Ray Tune experiment inside the search's folder (``<experiment>/confirm``),
+run with the same trial resources as the search, so it packs onto GPUs and clusters the same
+way and resumes the same way (``launch.py --resume``). The candidates are written once to
+``confirm_candidates.json`` before any of them trains, so a resumed stage trains the same
+ones, and ``--summarise`` reads everything back from the folder alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ray import tune
+
+from search_spaces import SearchSpace, resolve_config
+from search_spaces.resolve import resolve_base_config
+from ssl_core.atomic import atomic_write_text
+from ssl_core.config import Config, ConfigError, config_from_dict, set_value
+from ssl_core.methods import METHODS
+from trainables.trial import TrialSetup, make_trainable
+
+CONFIRM_DIR = "confirm"  # <experiment>/confirm: the stage's own Tune experiment
+CANDIDATES_FILE = "confirm_candidates.json"
+# Confirmation seeds: base seed + SEED_OFFSET + replicate. Far above the search trials' seeds
+# (base seed + trial number - 1), so no confirmation run repeats a search trial.
+SEED_OFFSET = 100_000
+SEARCH, BASE, SUPERVISED = "search", "base", "supervised"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str  # as shown in the verdict: "search #1 (trial 3)", "base config", "supervised reference"
+    role: str  # SEARCH, BASE or SUPERVISED
+    config: dict[str, Any]  # the validated run config, seed = the base seed (each replicate adds its own)
+    uses_labels: bool  # label-using methods are not "self-supervised" winners unless the space allows
+    params: dict[str, Any]  # the searched values (empty for the base and supervised reference)
+
+
+def _with_epochs(cfg: Config, epochs: int) -> Config:
+    set_value(cfg, "train.epochs", epochs)
+    return cfg.validate()
+
+
+def pick_candidates(rows: Sequence[Any], space: SearchSpace, overrides: Sequence[str]) -> list[Candidate]:
+    """The top distinct configurations of the search (best first), then the base config and the
+    supervised reference. ``rows``: the search's trial rows, best first (``trainables.results``)."""
+    assert space.confirm is not None
+    epochs = space.confirm_epochs
+    picked: list[Candidate] = []
+    seen: set[str] = set()
+    for row in rows:
+        if len([c for c in picked if c.role == SEARCH]) >= space.confirm.top:
+            break
+        if math.isnan(row.best) or not row.outcome.scored:
+            continue
+        key = json.dumps(row.params, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        cfg = _with_epochs(resolve_config(space, row.params, overrides), epochs)
+        uses = METHODS[cfg.method.name].uses_labels
+        if uses and not space.confirm.labelled_eligible:
+            continue
+        seen.add(key)
+        rank = len([c for c in picked if c.role == SEARCH]) + 1
+        picked.append(Candidate(f"search #{rank} ({row.name.split('_')[2] if row.name.count('_') >= 2 else row.name})",
+                                SEARCH, cfg.to_dict(), uses, dict(row.params)))
+    base = resolve_base_config(space, overrides, epochs)
+    picked.append(Candidate("base config", BASE, base.to_dict(), METHODS[base.method.name].uses_labels, {}))
+    supervised = supervised_reference(base)
+    if supervised is not None:
+        picked.append(Candidate("supervised reference", SUPERVISED, supervised.to_dict(), True, {}))
+    return picked
+
+
+def supervised_reference(base: Config) -> Config | None:
+    """The base config trained with labels (``method.name=supervised``); None when the data has
+    no labels for it or the base's settings do not fit that method."""
+    cfg = config_from_dict(base.to_dict())
+    try:
+        set_value(cfg, "method.name", "supervised")
+        return cfg.validate()
+    except ConfigError:
+        return None
+
+
+def write_candidates(experiment_dir: Path, candidates: Sequence[Candidate]) -> None:
+    atomic_write_text(experiment_dir / CANDIDATES_FILE,
+                      json.dumps([asdict(c) for c in candidates], indent=2, default=str) + "\n")
+
+
+def read_candidates(experiment_dir: Path) -> list[Candidate] | None:
+    path = experiment_dir / CANDIDATES_FILE
+    if not path.is_file():
+        return None
+    try:
+        return [Candidate(**entry) for entry in json.loads(path.read_text())]
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"{path} is damaged ({err}); delete it and the {CONFIRM_DIR}/ folder to redo "
+                         f"the confirmation stage") from None
+
+
+def replicate_seed(base_seed: int, replicate: int) -> int:
+    return base_seed + SEED_OFFSET + replicate
+
+
+def confirm_config(candidates: Sequence[Candidate]):
+    """``config_of`` for :func:`trainables.trial.make_trainable`: Tune's ``{candidate, replicate}``
+    -> the candidate's config with the replicate's seed (the same seeds for every candidate)."""
+
+    def config_of(setup: TrialSetup, params: dict[str, Any], trial_dir: Path) -> Config:
+        cfg = config_from_dict(candidates[int(params["candidate"])].config)
+        set_value(cfg, "train.seed", replicate_seed(cfg.train.seed, int(params["replicate"])))
+        return cfg.validate()  # once, where the params crossed from Ray
+
+    return config_of
+
+
+def run_confirmation(plan: Any, candidates: Sequence[Candidate], failures: int) -> tune.ResultGrid:
+    """Train every candidate ``confirm.seeds`` times in ``<experiment>/confirm`` (restored if started)."""
+    space: SearchSpace = plan.space
+    assert space.confirm is not None
+    path = plan.experiment_dir / CONFIRM_DIR
+    setup = TrialSetup(space=space, overrides=plan.overrides, storage_path=str(plan.experiment_dir),
+                       experiment=CONFIRM_DIR, resources=plan.resources)
+    trainable = tune.with_resources(make_trainable(setup, config_of=confirm_config(candidates)),
+                                    plan.resources.trial_resources())
+    if tune.Tuner.can_restore(str(path)):
+        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"candidate": tune.grid_search(list(range(len(candidates)))),
+                         "replicate": tune.grid_search(list(range(space.confirm.seeds)))},
+            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=plan.concurrent),
+            run_config=tune.RunConfig(name=CONFIRM_DIR, storage_path=str(plan.experiment_dir),
+                                      failure_config=tune.FailureConfig(max_failures=failures),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+        )
+    return tuner.fit()
