@@ -153,6 +153,9 @@ class EvalConfig:
     # Disjoint windows per val recording for the shortcut probe (recording_share; audio only):
     # 2 is the least that asks "own recording or another of its class?"; 0 turns it off.
     shortcut_windows: int = 2
+    # kNN queries of the objective: "val", or "train+val" leave-one-out (label-free methods only:
+    # 5.5x the queries on birdsong at no training cost; ssl_core/eval/knn_loo.py says why).
+    queries: str = "val"
 
 
 @dataclass

@@ -280,6 +280,7 @@ def _check_eval(cfg: "Config") -> None:
     _positive("eval.knn_temperature", e.knn_temperature)
     _one_of("eval.features", e.features, ("backbone", "projector"))
     _one_of("eval.linear_probe", e.linear_probe, ("final", "every", "never"))
+    _one_of("eval.queries", e.queries, ("val", "train+val"))
     if not isinstance(e.shortcut_windows, int) or not 0 <= e.shortcut_windows <= 16:
         _fail("eval.shortcut_windows", e.shortcut_windows, "must be an integer in [0, 16] (disjoint windows per "
               "val recording for the shortcut probe; 0 turns it off)")

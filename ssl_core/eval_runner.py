@@ -59,6 +59,15 @@ class Evaluator:
             other_view = (first.features, second.features)
         return bank, queries, other_view
 
+    def _leave_one_out(self) -> bool:
+        """``eval.queries=train+val`` during training, for methods that never see labels: the kNN
+        scores query the train split too, leave-one-out (:mod:`ssl_core.eval.knn_loo`). The test
+        split, and label-using methods (they learned the train labels), keep their own queries."""
+        from ssl_core.methods import METHODS
+
+        return (self.cfg.eval.queries == "train+val" and self.query_split == "val"
+                and not METHODS[self.cfg.method.name].uses_labels)
+
     def _shortcut_metrics(self, method: nn.Module) -> dict[str, float]:
         """``recording_share`` and its chance level (:mod:`ssl_core.eval.shortcut`); {} for images."""
         if not hasattr(self, "_shortcut"):  # the windows are cut once per run, at the first evaluation
@@ -80,7 +89,8 @@ class Evaluator:
             metrics = embedding_metrics(
                 bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
                 temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
-                clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed)
+                clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed,
+                leave_one_out=self._leave_one_out())
             metrics.update(shortcut)
             if views is not None:
                 from ssl_core.eval.collapse import alignment

@@ -21,6 +21,7 @@ from ssl_core.distributed import gather_no_grad
 from ssl_core.eval.clustering import clustering_metrics
 from ssl_core.eval.collapse import collapse_metrics
 from ssl_core.eval.knn import accuracy_from_scores, knn_class_scores, predictions_from_scores
+from ssl_core.eval.knn_loo import knn_class_scores_leave_one_out
 from ssl_core.eval.linear_probe import linear_probe_accuracy
 from ssl_core.eval.longtail import frequency_groups, group_accuracies
 from ssl_core.eval.uncertainty import accuracy_interval, balanced_accuracy
@@ -74,18 +75,29 @@ def _sampler_batches(loader: DataLoader):
 
 def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
                       temperature: float, train_labels_for_groups: Tensor, clustering: bool,
-                      linear_probe: bool, seed: int) -> dict[str, float]:
+                      linear_probe: bool, seed: int, leave_one_out: bool = False) -> dict[str, float]:
     """All metrics of one evaluation, keyed by the stable metric names (``ssl_core.objective.METRICS``).
 
-    ``align`` needs two augmented views of each query and is added by the caller.
+    ``leave_one_out``: the kNN metrics (top-1/5, their intervals, balanced, long-tail groups)
+    query every item of bank + queries against all the others (:mod:`ssl_core.eval.knn_loo`);
+    the linear probe, clustering and collapse metrics keep the queries. ``knn_queries`` says
+    how many items the kNN scores rest on. ``align`` is added by the caller.
     """
-    scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
-                              temperature=temperature)
-    metrics = accuracy_from_scores(scores, queries.labels)
+    if leave_one_out:
+        knn_labels = torch.cat([bank.labels, queries.labels.to(bank.labels.device)])
+        scores = knn_class_scores_leave_one_out(
+            torch.cat([bank.features, queries.features.to(bank.features.device)]), knn_labels, num_classes,
+            k=k, temperature=temperature)
+    else:
+        knn_labels = queries.labels
+        scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
+                                  temperature=temperature)
+    metrics = accuracy_from_scores(scores, knn_labels)
     pred = predictions_from_scores(scores)
-    metrics.update(knn_intervals(pred, queries.labels))
+    metrics.update(knn_intervals(pred, knn_labels))
+    metrics["knn_queries"] = float(len(knn_labels))
     groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
-    metrics.update(group_accuracies(pred, queries.labels, groups))
+    metrics.update(group_accuracies(pred, knn_labels, groups))
     metrics.update(collapse_metrics(queries.features))
     if clustering:
         metrics.update(clustering_metrics(queries.features, queries.labels, num_classes, seed=seed))
