@@ -2,12 +2,13 @@
 
 Per method, one model, optimiser and schedule (built as ``train`` builds them) serve two arms:
 
-* ``pipeline``: what training runs per step. The next batch from the trainer's DataLoader
-  (``data.num_workers`` worker processes reading 2 s crops from the decode cache), then
-  :func:`ssl_core.trainer.train_step`: to the device, on-device log-mel front end and
-  augmentation views, forward, loss, backward, optimiser and schedule step. Epochs roll over
-  as in the trainer (``set_epoch``, a new ``iter(loader)``), so a pipeline block that crosses
-  an epoch start pays the wait for that epoch's first batch.
+* ``pipeline``: what training runs per step. The next batch from the trainer's
+  ``train_batches`` (the decoded split held on the device and cut by index, or
+  ``data.num_workers`` loader processes reading crops from the decode cache, as
+  ``data.placement`` decides), then :func:`ssl_core.trainer.train_step`: to the device,
+  on-device log-mel front end and augmentation views, forward, loss, backward, optimiser and
+  schedule step. Epochs roll over as in the trainer (``train_batches.epoch(e + 1)``), so a
+  block that crosses an epoch start pays whatever that start costs.
 * ``pure``: :func:`ssl_core.trainer.optimise_step` (the same forward .. schedule step code) on
   views made once from a real batch (two log-mel views ``[B, 1, n_mels, frames]``) and kept
   in memory: no loader, no front end, no augmentation.
@@ -63,6 +64,9 @@ from ssl_core.trainer import (build_model, make_views, optimise_step, resolve_de
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/flops.py, also when imported by tests
 from flops import matmul_peak, step_flops  # noqa: E402
 
+#: birdsong-x8: ~2500 train recordings, 39 steps per epoch at batch 64 (birdsong itself has 314:
+#: at batch 256 every step began an epoch, which is not what a real data set's training sees)
+DEFAULT_DATA = "birdsong-x8"
 #: long enough that the warm-up + cosine schedule never ends inside a bench (lr stays sane)
 BENCH_EPOCHS = 1000
 
@@ -78,6 +82,13 @@ class Rounds:
     views_s: list[float] = field(default_factory=list)  # one view-maker call
     steps: int = 1
     flops_per_step: int = 0  # model FLOPs of one optimiser step (0: not counted)
+    steps_per_epoch: int = 1
+    eval_s: float = float("nan")  # one per-epoch evaluation (Evaluator.run); nan: not measured
+
+    def eval_share(self) -> float:
+        """Evaluation's share of an epoch: eval / (eval + steps_per_epoch pipeline steps)."""
+        train_s = self.steps_per_epoch * statistics.median(self.pipeline_s) / self.steps
+        return self.eval_s / (self.eval_s + train_s)
 
     def pipeline_rate(self) -> float:
         return statistics.median(self.batch * self.steps / s for s in self.pipeline_s)
@@ -176,6 +187,20 @@ class Bench:
         self._sync()
         return time.perf_counter() - start
 
+    def evaluation(self) -> float:
+        """Seconds of one per-epoch evaluation (``Evaluator.run``), after an untimed warm-up run."""
+        from ssl_core.eval_runner import Evaluator
+
+        evaluator = Evaluator(self.cfg, self.data, self.device)
+        cuda = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):  # the align views draw; the pipeline arm's stream stays
+            evaluator.run(self.method, epoch=1, final=False)
+            self._sync()
+            start = time.perf_counter()
+            evaluator.run(self.method, epoch=2, final=False)
+            self._sync()
+            return time.perf_counter() - start
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -205,13 +230,16 @@ def bench_config(method: str, batch: int, crop_seconds: float, backbone: str, de
                               *overrides])
 
 
-def measure(cfg: Config, rounds: int, steps: int, warmup: int, count_flops: bool = False) -> Rounds:
+def measure(cfg: Config, rounds: int, steps: int, warmup: int, count_flops: bool = False,
+            eval_share: bool = False) -> Rounds:
     """Warm up, then ``rounds`` ABBA rounds of ``steps`` pipeline and ``steps`` pure steps;
-    with ``count_flops``, then one more (untimed) pure step under a FLOP counter."""
+    with ``count_flops``, then one more (untimed) pure step under a FLOP counter; with
+    ``eval_share``, then the trainer's per-epoch evaluation, timed after an untimed one (the
+    first builds the evaluation loaders' worker processes, which a run pays once)."""
     bench = Bench(cfg)
     try:
         bench.pipeline(max(warmup, 1))  # also keeps the batch whose views the pure arm uses
-        result = Rounds(batch=cfg.data.batch_size, steps=steps)
+        result = Rounds(batch=cfg.data.batch_size, steps=steps, steps_per_epoch=bench.data.steps_per_epoch)
         for r in range(rounds):
             order = ("pipeline", "pure") if r % 2 == 0 else ("pure", "pipeline")
             for arm in order:
@@ -224,6 +252,8 @@ def measure(cfg: Config, rounds: int, steps: int, warmup: int, count_flops: bool
             result.views_s.append(bench.views_only())
         if count_flops:
             result.flops_per_step = step_flops(lambda: bench.pure(1))
+        if eval_share:
+            result.eval_s = bench.evaluation()
         return result
     finally:
         bench.close()
@@ -232,18 +262,26 @@ def measure(cfg: Config, rounds: int, steps: int, warmup: int, count_flops: bool
 
 
 def format_table(rows: list[tuple[str, Rounds]], peak_flops: float = 0.0) -> str:
-    """The table; with ``peak_flops`` (FLOP/s), two more columns: GFLOP per step and MFU."""
+    """The table; with ``peak_flops`` (FLOP/s), three more columns: GFLOP per step, the full
+    pipeline's MFU and the pure step's; an ``eval share`` column when evaluation was timed."""
     header = (f"{'method':<10} | {'pipeline samples/s':>18} | {'pure samples/s':>14} | {'efficiency':>10} | "
               f"{'[min-max]':>11} | {'data wait':>9} | {'views':>6}")
     if peak_flops:
-        header += f" | {'GFLOP/step':>10} | {'MFU':>6}"
+        header += f" | {'GFLOP/step':>10} | {'MFU':>6} | {'pure MFU':>8}"
+    timed_eval = any(r.eval_s == r.eval_s for _, r in rows)  # nan != nan: not measured
+    if timed_eval:
+        header += f" | {'eval share':>10}"
     lines = [header, "-" * len(header)]
     for name, r in rows:
         ratios = r.ratios()
         line = (f"{name:<10} | {r.pipeline_rate():>18.2f} | {r.pure_rate():>14.2f} | {r.efficiency():>10.3f} | "
                 f"{min(ratios):>5.2f}-{max(ratios):<5.2f} | {r.wait_share():>8.1%} | {r.views_share():>5.1%}")
         if peak_flops:
-            line += f" | {r.flops_per_step / 1e9:>10.1f} | {r.pipeline_flops_per_s() / peak_flops:>5.1%}"
+            pure_flops = r.flops_per_step * r.pure_rate() / r.batch
+            line += (f" | {r.flops_per_step / 1e9:>10.1f} | {r.pipeline_flops_per_s() / peak_flops:>5.1%}"
+                     f" | {pure_flops / peak_flops:>7.1%}")
+        if timed_eval:
+            line += f" | {r.eval_share():>9.1%}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -264,6 +302,10 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     parser.add_argument("--batch", type=int, default=64, help="global batch (data.batch_size)")
     parser.add_argument("--crop-seconds", type=float, default=2.0, help="data.crop_seconds")
     parser.add_argument("--backbone", default="resnet10t", help="model.backbone (a timm name)")
+    parser.add_argument("--data", default=DEFAULT_DATA,
+                        help="data.dataset (default: a draw with >= 20 steps per epoch at batch 64)")
+    parser.add_argument("--eval-share", action="store_true",
+                        help="also time one per-epoch evaluation and report its share of an epoch")
     parser.add_argument("--device", default="cpu", help="train.device: cpu, cuda, auto")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads in the main process (default: CPUs minus loader workers, >= 1; "
@@ -276,7 +318,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.steps < 1:
         parser.error("--rounds and --steps must be >= 1")
-    first = bench_config(args.methods[0], args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
+    overrides = [f"data.dataset={args.data}", *args.overrides]
+    first = bench_config(args.methods[0], args.batch, args.crop_seconds, args.backbone, args.device, overrides)
     threads = default_threads(first.data.num_workers) if args.threads is None else args.threads
     if threads:
         torch.set_num_threads(threads)
@@ -290,10 +333,12 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     rows: list[tuple[str, Rounds]] = []
     started = time.perf_counter()
     for name in args.methods:
-        cfg = bench_config(name, args.batch, args.crop_seconds, args.backbone, args.device, args.overrides)
+        cfg = bench_config(name, args.batch, args.crop_seconds, args.backbone, args.device, overrides)
         t0 = time.perf_counter()
-        rows.append((name, measure(cfg, args.rounds, args.steps, args.warmup, count_flops=args.mfu)))
-        print(f"  {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+        rows.append((name, measure(cfg, args.rounds, args.steps, args.warmup, count_flops=args.mfu,
+                                   eval_share=args.eval_share)))
+        print(f"  {name}: {time.perf_counter() - t0:.0f} s ({rows[-1][1].steps_per_epoch} steps per epoch)",
+              flush=True)
     peak = 0.0
     if args.mfu:
         device = resolve_device(first)

@@ -99,7 +99,18 @@ class LogMelFrontend(nn.Module):
             )
         self._follow(wave.device)
         with fp32_region(wave.device):
-            return self.mel(wave.float())
+            # ``self.mel``'s own STFT (its window and settings), complex: MelSpectrogram's
+            # ``abs().pow(2)`` takes a square root only to square it again, and that was 56 % of
+            # the view maker's CPU time (two views of 64 x 2 s at 16 kHz; bench/views.py).
+            stft = self.mel.spectrogram
+            spec = torchaudio.functional.spectrogram(
+                wave.float(), pad=stft.pad, window=stft.window, n_fft=stft.n_fft, hop_length=stft.hop_length,
+                win_length=stft.win_length, power=None, normalized=stft.normalized, center=stft.center,
+                pad_mode=stft.pad_mode, onesided=stft.onesided)  # [B, n_fft // 2 + 1, frames] complex
+            # |z|^2 = re^2 + im^2 in one fused op, no sqrt: 3.7 ms against abs().pow(2)'s 48 ms
+            # on [64, 257, 201] bins (1 CPU thread; a sum over a last dim of 2 took 110 ms).
+            power = torch.addcmul(spec.real.square(), spec.imag, spec.imag)
+            return self.mel.mel_scale(power)
 
     @staticmethod
     def log_compress(power: Tensor) -> Tensor:

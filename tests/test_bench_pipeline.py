@@ -66,8 +66,8 @@ def test_pipeline_arm_is_the_trainers_step(bench, birdsong_root, tmp_path, one_t
 def test_script_prints_the_ratio(birdsong_root):
     out = subprocess.run(
         [sys.executable, str(REPO / "bench" / "pipeline.py"), "--methods", "supervised", "--batch", "8",
-         "--crop-seconds", "0.5", "--rounds", "1", "--steps", "1", "--threads", "1", "--mfu",
-         "--set", "data.num_workers=1"],
+         "--crop-seconds", "0.5", "--rounds", "1", "--steps", "1", "--threads", "1", "--mfu", "--eval-share",
+         "--data", "birdsong", "--set", "data.num_workers=1"],
         capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)}, cwd=REPO)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
@@ -75,16 +75,22 @@ def test_script_prints_the_ratio(birdsong_root):
     assert set(rows) == {"supervised"}
     peak = re.search(r"measured float32 matmul peak on CPU \(1 torch threads\): ([0-9.]+) TFLOP/s", out.stdout)
     assert peak and float(peak.group(1)) > 0, out.stdout
-    for pipeline, pure, efficiency, spread, wait, views, gflop, mfu in rows.values():
-        # MFU = steps/s x FLOP/step / peak, from the printed (rounded) numbers.
+    for pipeline, pure, efficiency, spread, wait, views, gflop, mfu, pure_mfu, eval_share in rows.values():
+        # MFU = steps/s x FLOP/step / peak, from the printed (rounded) numbers; the pure step's likewise.
         expected = float(pipeline) / 8 * float(gflop) * 1e9 / (float(peak.group(1)) * 1e12)
         assert float(mfu.rstrip("%")) / 100 == pytest.approx(expected, rel=0.1, abs=0.002)
+        expected_pure = float(pure) / 8 * float(gflop) * 1e9 / (float(peak.group(1)) * 1e12)
+        assert float(pure_mfu.rstrip("%")) / 100 == pytest.approx(expected_pure, rel=0.1, abs=0.002)
+        assert 0.0 < float(eval_share.rstrip("%")) < 100.0
         assert 0 < float(mfu.rstrip("%")) < 100
         # One round: the efficiency is exactly that round's pipeline over pure throughput.
         assert float(efficiency) == pytest.approx(float(pipeline) / float(pure), rel=0.02, abs=0.002)
         assert spread == f"{float(efficiency):.2f}-{float(efficiency):.2f}".replace(" ", "")
         assert 0.0 <= float(wait.rstrip("%")) <= 100.0 and float(views.rstrip("%")) > 0.0
     assert "loader workers 1, torch threads 1" in out.stdout
+    # birdsong's 314 train recordings at batch 8: 39 steps per epoch, held on the CPU (auto placement).
+    assert "  supervised: " in out.stdout and "(39 steps per epoch)" in out.stdout
+    assert "train data: device (" in out.stdout
 
 
 def test_rounds_summary(bench):
@@ -95,6 +101,8 @@ def test_rounds_summary(bench):
     assert r.ratios() == pytest.approx([0.5, 0.5, 1.0]) and r.efficiency() == pytest.approx(0.5)
     assert r.wait_share() == pytest.approx(0.1)  # 0.9 s of 9 s
     assert r.views_share() == pytest.approx(0.3 / 1.5)  # median view call over a median step
+    r.steps_per_epoch, r.eval_s = 4, 6.0
+    assert r.eval_share() == pytest.approx(6.0 / (6.0 + 4 * 1.5))  # an epoch: 4 median steps of 1.5 s
 
 
 def test_step_flops_counts_a_linear_layer_by_its_formula(bench):

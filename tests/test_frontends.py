@@ -204,3 +204,12 @@ def test_image_frontend_rejects_bad_input():
         ImageFrontend(8, mean=(0.5,), std=(0.0,))
     with pytest.raises(ValueError, match="image_size"):
         ImageFrontend(0)
+
+
+def test_mel_power_equals_torchaudios_mel_spectrogram():
+    """mel_power squares the STFT's bins as re^2 + im^2 (no sqrt then square): the same power
+    spectrogram as torchaudio's MelSpectrogram, to float32 rounding."""
+    frontend = LogMelFrontend(FrontendConfig(), SR)
+    waves = _test_waves(3, 8000, seed=5)
+    reference = frontend.mel(waves)
+    torch.testing.assert_close(frontend.mel_power(waves), reference, rtol=1e-5, atol=1e-6 * float(reference.max()))
