@@ -46,6 +46,9 @@ class DataConfig:
     format: str = "auto"  # "auto" (detect), "birdclef", "audio_folder", "image_folder", "audio_csv", "image_csv"
     manifest: str | None = None  # CSV manifest (path,label[,fold]) for *_csv formats; None: the format's default name
     allow_outside_root: bool = False  # files (CSV paths, symlink targets) outside the dataset folder are refused unless true
+    # A CSV column (BirdCLEF's author, a site, a speaker) whose values each stay in one split, so
+    # test scores never rest on a recordist or site seen in training; "": split by recording only.
+    group_column: str = ""
     decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
     window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
     eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows

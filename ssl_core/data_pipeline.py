@@ -58,7 +58,8 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
     are dropped before splitting, counted, printed and listed in ``decode_report.json``.
     """
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
-    index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest)
+    index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest,
+                         allow_outside_root=cfg.data.allow_outside_root, group_column=cfg.data.group_column or None)
     if index.modality == "audio":
         try:
             index, report = prepare_audio(index, decode_cache_for(cfg), workers=min(cfg.data.num_workers, 2),

@@ -71,7 +71,8 @@ def parse_secondary_labels(text: str, where: str) -> list[str]:
     return [v.strip() for v in value if v.strip()]
 
 
-def load_birdclef(root: Path, name: str = "birdclef", allow_outside_root: bool = False) -> DatasetIndex:
+def load_birdclef(root: Path, name: str = "birdclef", allow_outside_root: bool = False,
+                  group_column: str | None = None) -> DatasetIndex:
     """Index a BirdCLEF-style dataset (2021-2025 layouts, see the module docstring).
 
     class_names: sorted unique primary labels. Secondary labels that are not a primary label of
@@ -87,7 +88,7 @@ def load_birdclef(root: Path, name: str = "birdclef", allow_outside_root: bool =
     audio_dir = find_birdclef_audio_dir(root)
     if csv_path is None or audio_dir is None:
         raise FileNotFoundError(f"{root}: not a BirdCLEF folder; expected {EXPECTED_LAYOUT}")
-    _, rows = read_csv_rows(csv_path, REQUIRED_COLUMNS)
+    _, rows = read_csv_rows(csv_path, REQUIRED_COLUMNS + ((group_column,) if group_column else ()))
     if not rows:
         raise ValueError(f"{csv_path}: no rows under the header; a dataset needs at least one file")
     class_names = tuple(sorted({row["primary_label"].strip() for row in rows}))
@@ -116,6 +117,7 @@ def load_birdclef(root: Path, name: str = "birdclef", allow_outside_root: bool =
                 recording=Path(filename).stem,
                 fold=(row.get("fold") or "").strip() or None,
                 secondary=tuple(secondary),
+                group=(row[group_column].strip() or None) if group_column else None,
             )
         )
     paths = [item.path for item in items]

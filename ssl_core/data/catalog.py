@@ -69,19 +69,20 @@ def _not_this_format(format: str, root: Path, found: str) -> ValueError:
                       f"{found}. Use data.format=auto to detect the layout")
 
 
-def _load_named(format: str, root: Path, name: str, outside: bool) -> DatasetIndex:
+def _load_named(format: str, root: Path, name: str, outside: bool, group: str | None = None) -> DatasetIndex:
     """Read ``root`` with the layout of ``format`` (not "auto"); ``outside``: data.allow_outside_root."""
     if format == "birdclef":
         if find_birdclef_csv(root) is None or find_birdclef_audio_dir(root) is None:
             raise _not_this_format(format, root, f"found {sorted(p.name for p in root.iterdir())[:10]}")
-        return load_birdclef(root, name=name, allow_outside_root=outside)
+        return load_birdclef(root, name=name, allow_outside_root=outside, group_column=group)
     if format in ("audio_folder", "image_folder"):
+        _no_group_column(group, root)
         modality = format.split("_")[0]
         return load_folder(root, modality, name=name, allow_outside_root=outside)
     for csv_name in DEFAULT_CSVS[format]:
         if (root / csv_name).is_file():
             return load_manifest(root / csv_name, name=name, modality=format.split("_")[0], format_name=format,
-                                 allow_outside_root=outside)
+                                 allow_outside_root=outside, group_column=group)
     raise _not_this_format(format, root, f"there is no {' or '.join(DEFAULT_CSVS[format])}")
 
 
@@ -119,6 +120,7 @@ def load_dataset(
     format: str = "auto",
     manifest: str | Path | None = None,
     allow_outside_root: bool = False,
+    group_column: str | None = None,
 ) -> DatasetIndex:
     """Index an embedded dataset by name (generated on first use), a dataset folder or a CSV.
 
@@ -130,14 +132,21 @@ def load_dataset(
     (``data.allow_outside_root`` lifts that: ``containment.py``), and images must share one
     size and mode, checked from their headers (``image_headers.py``).
     """
-    index = _load_index(name_or_path, cache_dir, format, manifest, allow_outside_root)
+    index = _load_index(name_or_path, cache_dir, format, manifest, allow_outside_root, group_column or None)
     if index.modality == "image":
         check_image_headers([item.path for item in index.items], f"dataset {index.name!r} ({index.root})")
     return index
 
 
+def _no_group_column(group: str | None, root: Path) -> None:
+    if group:
+        raise ValueError(f"data.group_column={group!r}: {root} is read as class folders, which have no columns; "
+                         "list the files in a manifest.csv with a column for the groups (path,label,{group}) "
+                         "or leave data.group_column empty")
+
+
 def _load_index(name_or_path: str, cache_dir: Path | None, format: str, manifest: str | Path | None,
-                outside: bool) -> DatasetIndex:
+                outside: bool, group: str | None = None) -> DatasetIndex:
     """:func:`load_dataset` before the image check."""
     _check_format(format, manifest)
     if name_or_path in EMBEDDED_NAMES:
@@ -147,8 +156,8 @@ def _load_index(name_or_path: str, cache_dir: Path | None, format: str, manifest
                              f"leave data.format=auto (got {format!r}) and data.manifest unset")
         root = embedded_path(name_or_path, cache_dir)
         if embedded_format == "birdclef":
-            return load_birdclef(root, name=name_or_path)
-        return load_image_csv(root, IMAGE_CSV, name=name_or_path)
+            return load_birdclef(root, name=name_or_path, group_column=group)
+        return load_image_csv(root, IMAGE_CSV, name=name_or_path, group_column=group)
     path = Path(name_or_path).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -166,12 +175,14 @@ def _load_index(name_or_path: str, cache_dir: Path | None, format: str, manifest
         modality = None if format == "auto" else format.split("_")[0]
         # A data.manifest in a sub-folder (lists/subset.csv) may name ../clips/a.wav: the root is the dataset's.
         return load_manifest(_resolve_manifest(root, manifest), name=name, modality=modality, root=root,
-                             format_name=None if format == "auto" else format, allow_outside_root=outside)
+                             format_name=None if format == "auto" else format, allow_outside_root=outside,
+                             group_column=group)
     if format != "auto":
-        return _load_named(format, root, name, outside)
+        return _load_named(format, root, name, outside, group)
     detected, scanned = _detect(root, outside)
     if detected == "manifest":
-        return load_manifest(root / MANIFEST_CSV, name=name, allow_outside_root=outside)
+        return load_manifest(root / MANIFEST_CSV, name=name, allow_outside_root=outside, group_column=group)
     if scanned is not None:
+        _no_group_column(group, root)
         return load_folder(root, detected.split("_")[0], name=name, scanned=scanned, allow_outside_root=outside)
-    return _load_named(detected, root, name, outside)
+    return _load_named(detected, root, name, outside, group)

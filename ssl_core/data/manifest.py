@@ -51,7 +51,7 @@ def _resolve(base: Path, cell: str) -> tuple[Path, bool]:
 
 def load_manifest(
     csv_path: Path, name: str = "manifest", modality: str | None = None, format_name: str | None = None,
-    root: Path | None = None, allow_outside_root: bool = False,
+    root: Path | None = None, allow_outside_root: bool = False, group_column: str | None = None,
 ) -> DatasetIndex:
     """Index the files listed in ``csv_path`` (see the module docstring for the columns).
 
@@ -67,7 +67,7 @@ def load_manifest(
     csv_path = Path(csv_path).expanduser().resolve()
     if not csv_path.is_file():
         raise FileNotFoundError(f"{csv_path}: not found; expected a CSV with columns path|image,label[,fold]")
-    header, rows = read_csv_rows(csv_path, [PATH_COLUMNS, "label"])
+    header, rows = read_csv_rows(csv_path, [PATH_COLUMNS, "label", *([group_column] if group_column else [])])
     if not rows:
         raise ValueError(f"{csv_path}: no rows under the header; a dataset needs at least one file")
     path_column = next(column for column in PATH_COLUMNS if column in header)
@@ -103,5 +103,6 @@ def load_manifest(
     for row, cell, path, label in zip(rows, cells, paths, labels):
         recording = (row.get("recording") or "").strip() or PurePath(os.path.normpath(cell)).as_posix()
         items.append(Item(path=path, label=class_of[label] if label else -1, recording=recording,
-                          fold=(row.get("fold") or "").strip() or None))
+                          fold=(row.get("fold") or "").strip() or None,
+                          group=(row[group_column].strip() or None) if group_column else None))
     return DatasetIndex(name=name, modality=found, root=base, items=tuple(items), class_names=class_names)

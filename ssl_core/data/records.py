@@ -22,6 +22,8 @@ class Item:
     path: absolute path of the file. label: index into ``DatasetIndex.class_names``, -1 if
     unlabelled. recording: source id; splits never put one recording in two splits.
     fold: the CSV's fold value, if any. secondary: secondary class indices (BirdCLEF).
+    group: the value of ``data.group_column`` (a recordist, a site, a speaker), if set: every
+    item of one group goes into one split, so a test score never rests on a group seen in training.
     """
 
     path: Path
@@ -29,6 +31,7 @@ class Item:
     recording: str
     fold: str | None = None
     secondary: tuple[int, ...] = ()
+    group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,17 @@ def _check_fractions(fractions: tuple[float, float, float]) -> None:
 
 
 def _recording_groups(index: DatasetIndex) -> dict[str, list[int]]:
+    """Item indices of each unit that must stay in one split: its group (``data.group_column``,
+    e.g. the recordist) when it has one, else its recording. Raises ValueError for a recording
+    whose items name different groups (it could not stay whole in one split)."""
     groups: dict[str, list[int]] = defaultdict(list)
+    group_of_recording: dict[str, str | None] = {}
     for i, item in enumerate(index.items):
-        groups[item.recording].append(i)
+        previous = group_of_recording.setdefault(item.recording, item.group)
+        if previous != item.group:
+            raise ValueError(f"dataset {index.name!r}: recording {item.recording!r} has items in groups "
+                             f"{previous!r} and {item.group!r} (data.group_column); give all its rows one group")
+        groups[f"group:{item.group}" if item.group is not None else f"recording:{item.recording}"].append(i)
     return groups
 
 
@@ -63,7 +71,10 @@ def split_by_recording(
 ) -> dict[str, np.ndarray]:
     """Stratified split by recording; returns ``{"train"|"val"|"test": sorted item indices}``.
 
-    Each recording takes the majority label of its items and goes wholly into one split.
+    Each recording takes the majority label of its items and goes wholly into one split. Items
+    with a group (``data.group_column``: a recordist, a site, a speaker) split by group instead:
+    a group takes the majority label of its items and goes wholly into one split, so the val and
+    test scores never rest on a group seen in training.
     Per class, its recordings are shuffled with a generator seeded by ``(seed, class)`` and cut
     by ``fractions`` (rounded, at least one in each of val and test). Classes with fewer than 3
     recordings go entirely to train: with 1 or 2 recordings one cannot have train, val and test
