@@ -34,11 +34,15 @@ def canonical_ogg(data: bytes) -> bytes:
     return bytes(out)
 
 
-def tree_digest(root: Path) -> str:
-    """sha256 over every file under ``root``, sorted by relative path: length-prefixed path
-    and bytes (``.ogg`` files through :func:`canonical_ogg`)."""
+def tree_digest(root: Path, exclude: tuple[str, ...] = ("nuisance.csv",)) -> str:
+    """sha256 over every file under ``root`` but those named in ``exclude``, sorted by relative
+    path: length-prefixed path and bytes (``.ogg`` files through :func:`canonical_ogg`).
+
+    ``nuisance.csv`` (each recording's channel, added later) is left out by default, so the
+    digests recorded before it existed still check that the audio and ``train.csv`` are unchanged.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name not in exclude):
         relative = path.relative_to(root).as_posix().encode()
         data = path.read_bytes()
         if path.suffix == ".ogg":

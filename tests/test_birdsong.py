@@ -164,3 +164,25 @@ def test_generation_is_deterministic(tmp_path: Path, full_root: Path) -> None:
 def test_generate_rejects_unknown_species(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="nosuch"):
         generate(tmp_path, species=["nosuch"])
+
+
+def test_nuisance_file_describes_every_recording(full_root: Path, rows: list[dict[str, str]]) -> None:
+    """nuisance.csv: one row per train.csv row (same order), every channel value in its drawn range."""
+    import csv as _csv
+
+    from ssl_core.data.embedded.birdsong import NUISANCE_COLUMNS, NUISANCE_FILE
+
+    with open(full_root / NUISANCE_FILE, newline="") as handle:
+        reader = _csv.DictReader(handle)
+        assert tuple(reader.fieldnames) == NUISANCE_COLUMNS
+        channels = list(reader)
+    assert [c["filename"] for c in channels] == [r["filename"] for r in rows]
+    ranges = {"noise_colour": (0, 2), "snr_db": (-5, 20), "gain_db": (-20, 6), "rt60_s": (0.1, 1.0),
+              "eq_tilt_db_per_octave": (-4, 4), "low_cut_hz": (80, 400), "hum_db": (-10, 10)}
+    for channel in channels:
+        for key, (low, high) in ranges.items():
+            if key == "hum_db" and channel[key] == "":
+                continue
+            assert low <= float(channel[key]) <= high, (key, channel)
+    with_hum = sum(c["hum_db"] != "" for c in channels) / len(channels)
+    assert 0.15 < with_hum < 0.45  # HUM_PROBABILITY 0.3

@@ -269,8 +269,8 @@ def test_embedded_digits_concurrent_generation(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     with multiprocessing.get_context("fork").Pool(2) as pool:
         roots = pool.map(_generate_digits, [str(cache)] * 2)
-    assert roots[0] == roots[1] == str(cache / "digits-v1")
-    assert sorted(p.name for p in cache.iterdir()) == ["digits-v1"]  # no temporary left over
+    assert roots[0] == roots[1] == str(cache / "digits-v2")
+    assert sorted(p.name for p in cache.iterdir()) == ["digits-v2"]  # no temporary left over
     root = embedded_path("digits", cache)
     assert len(list(root.glob("images/*/*.png"))) == 1797
     index = load_dataset("digits", cache_dir=cache)

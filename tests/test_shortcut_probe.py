@@ -73,3 +73,36 @@ def test_disjoint_starts_never_overlap() -> None:
         starts = disjoint_starts(length, 30, 3)
         assert len(starts) == (min(3, length // 30) if length >= 60 else 0)
         assert np.all(np.diff(starts) >= 30) and (len(starts) == 0 or starts[-1] + 30 <= length)
+
+
+def test_on_birdsong_an_embedding_of_the_channel_groups_by_recording(tmp_path, birdsong_root) -> None:
+    """The probe on birdsong's real val windows: an embedding made of each recording's channel
+    (nuisance.csv: noise colour, SNR, gain, hum, reverberation, microphone) finds the window's own
+    recording almost always; one made of the species finds it near chance."""
+    import csv
+
+    from ssl_core.data.embedded.birdsong import NUISANCE_FILE
+    from ssl_core.data_pipeline import build_data
+    from ssl_core.eval_shortcut import ShortcutProbe
+    from tests.tiny import tiny_config
+
+    cfg = tiny_config("simclr", tmp_path, extra=("eval.shortcut_windows=3",))
+    data = build_data(cfg, 0, 1, torch.device("cpu"))
+    probe = ShortcutProbe(cfg, data, "val")
+    with open(birdsong_root / NUISANCE_FILE, newline="") as handle:
+        channel_of = {row["filename"]: row for row in csv.DictReader(handle)}
+    keys = ("noise_colour", "snr_db", "gain_db", "rt60_s", "eq_tilt_db_per_octave", "low_cut_hz")
+    val_items = [data.index.items[i] for i in data.splits["val"]]
+    rows = [channel_of[f"{item.path.parent.name}/{item.path.name}"] for item in val_items]
+    channel = torch.tensor([[float(row[k]) for k in keys] for row in rows])
+    channel = (channel - channel.mean(0)) / channel.std(0)
+    gen = torch.Generator().manual_seed(0)
+    jitter = 0.05 * torch.randn(len(probe.recordings), len(keys), generator=gen)
+    by_channel = recording_share(channel[probe.recordings] + jitter, probe.recordings, probe.labels)
+    species = torch.nn.functional.one_hot(probe.labels, data.num_classes).float()
+    by_species = recording_share(species + 0.05 * torch.randn(species.shape, generator=gen), probe.recordings,
+                                 probe.labels)
+    assert by_channel["recording_share_windows"] > 50
+    assert by_channel["recording_share"] > 90
+    assert by_species["recording_share"] < by_species["recording_share_chance"] + 15
+    assert by_channel["recording_share_chance"] == by_species["recording_share_chance"] < 50

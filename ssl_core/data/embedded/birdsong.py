@@ -8,7 +8,7 @@ a random SNR + sometimes mains hum -> random microphone EQ -> random overall gai
 Every recording has its own seed, ``SeedSequence(seed, spawn_key=(recording_number,))``, so the
 output does not depend on the number of processes or on which subset is generated.
 
-Names (``data.dataset`` / ``--data``), each cached as ``<cache>/<name>-v1`` (see paths.py):
+Names (``data.dataset`` / ``--data``), each cached as ``<cache>/<name>-v2`` (see paths.py):
 
 - ``birdsong``: 452 recordings, 60 down to 5 per species (a long tail); 26 MB. About 25 s of
   CPU time: 12 s on 2 idle cores (25 s measured while other jobs shared them).
@@ -27,6 +27,7 @@ page between generations. Decoded audio and train.csv are identical every time.
 from __future__ import annotations
 
 import csv
+import math
 import multiprocessing
 import os
 from pathlib import Path
@@ -52,6 +53,12 @@ HUM_DB = (-10.0, 10.0)         # hum RMS relative to the noise RMS
 # libsndfile's default (~0.6) punches visible spectral holes next to loud syllables; 0.3
 # keeps codec artefacts mild (real BirdCLEF audio is lossy too) for ~30 % more bytes.
 VORBIS_LEVEL = 0.3
+# nuisance.csv, beside train.csv: what makes each recording sound like itself apart from its
+# bird (hum_db empty: no hum). A separate file keeps train.csv and the audio byte-identical to
+# the draws earlier results were measured on. Tests use it to check the shortcut probe.
+NUISANCE_FILE = "nuisance.csv"
+NUISANCE_COLUMNS = ("filename", "noise_colour", "snr_db", "gain_db", "hum_db", "rt60_s", "eq_tilt_db_per_octave",
+                    "low_cut_hz")
 CSV_COLUMNS = ("primary_label", "secondary_labels", "type", "filename", "collection", "rating", "url",
                "latitude", "longitude", "scientific_name", "common_name", "author", "license")
 
@@ -74,21 +81,28 @@ def render(species_index: int, seed: np.random.SeedSequence) -> tuple[np.ndarray
         if other_active.any():
             scale = song_rms / _rms(other[other_active]) * 10 ** (rng.uniform(*BACKGROUND_DB) / 20)
             song = song + scale * other
-    song = reverberate(song, SAMPLE_RATE, rng)
+    drawn: dict[str, float] = {}  # the recording's channel, reported without changing a draw
+    song = reverberate(song, SAMPLE_RATE, rng, drawn)
     snr_db = rng.uniform(*SNR_DB)
-    noise = coloured_noise(n, rng.uniform(0.0, 2.0), SAMPLE_RATE, rng) * song_rms * 10 ** (-snr_db / 20)
+    beta = rng.uniform(0.0, 2.0)
+    noise = coloured_noise(n, beta, SAMPLE_RATE, rng) * song_rms * 10 ** (-snr_db / 20)
     mix = song + noise
+    hum_db = float("nan")
     if rng.random() < HUM_PROBABILITY:
-        mix += hum(n, SAMPLE_RATE, rng) * _rms(noise) * 10 ** (rng.uniform(*HUM_DB) / 20)
-    mix = microphone_eq(mix, SAMPLE_RATE, rng)
+        mains = hum(n, SAMPLE_RATE, rng)  # drawn before its level, as always: the same audio
+        hum_db = rng.uniform(*HUM_DB)
+        mix += mains * _rms(noise) * 10 ** (hum_db / 20)
+    mix = microphone_eq(mix, SAMPLE_RATE, rng, drawn)
     gain_db = rng.uniform(*GAIN_DB)
     mix *= REFERENCE_PEAK / (np.abs(mix).max() + 1e-12) * 10 ** (gain_db / 20)
     mix *= min(1.0, PEAK_LIMIT / (np.abs(mix).max() + 1e-12))
-    return mix.astype(np.float32), {"snr_db": snr_db, "gain_db": gain_db, "background": background}
+    return mix.astype(np.float32), {"snr_db": snr_db, "gain_db": gain_db, "background": background,
+                                    "noise_colour": beta, "hum_db": hum_db, **drawn}
 
 
-def _write_recording(task: tuple[str, int, int, int]) -> dict[str, str]:
-    """Render recording ``number`` of species ``species_index``, write its OGG; return its CSV row."""
+def _write_recording(task: tuple[str, int, int, int]) -> tuple[dict[str, str], dict[str, str]]:
+    """Render recording ``number`` of species ``species_index``, write its OGG; return its
+    ``train.csv`` row and its ``nuisance.csv`` row (the channel it was recorded through)."""
     out_dir, seed, number, species_index = task
     species = make_species()
     sp = species[species_index]
@@ -103,6 +117,8 @@ def _write_recording(task: tuple[str, int, int, int]) -> dict[str, str]:
     meta = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(number, 1)))
     secondary = [species[conditions["background"]].code] if conditions["background"] >= 0 else []
     rating = float(np.clip(np.round(2 * (1.0 + 4.0 * (conditions["snr_db"] + 5.0) / 25.0)) / 2, 0.0, 5.0))
+    channel = {"filename": filename, **{key: ("" if math.isnan(float(conditions[key])) else f"{conditions[key]:.4f}")
+                                        for key in NUISANCE_COLUMNS[1:]}}
     return {
         "primary_label": sp.code,
         "secondary_labels": repr(secondary),
@@ -117,7 +133,7 @@ def _write_recording(task: tuple[str, int, int, int]) -> dict[str, str]:
         "common_name": sp.common_name,
         "author": f"Synthetic Recordist {int(meta.integers(1, 13))}",
         "license": "Creative Commons Attribution 4.0",
-    }
+    }, channel
 
 
 def plan(species: Sequence[Species], scale: int = 1) -> list[tuple[int, int]]:
@@ -178,10 +194,12 @@ def generate(
         # torch (pulled in by ssl_core.data) in every worker; rows come back in task order.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
         with multiprocessing.get_context(method).Pool(processes) as pool:
-            rows = pool.map(_write_recording, tasks, chunksize=4)
+            written = pool.map(_write_recording, tasks, chunksize=4)
     else:
-        rows = [_write_recording(task) for task in tasks]
-    with open(Path(out_dir) / "train.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+        written = [_write_recording(task) for task in tasks]
+    for name, columns, rows in (("train.csv", CSV_COLUMNS, [row for row, _ in written]),
+                                (NUISANCE_FILE, NUISANCE_COLUMNS, [channel for _, channel in written])):
+        with open(Path(out_dir) / name, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)

@@ -35,27 +35,33 @@ def hum(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     return signal / (np.sqrt(np.mean(signal**2)) + 1e-12)
 
 
-def microphone_eq(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def microphone_eq(x: np.ndarray, sample_rate: int, rng: np.random.Generator,
+                  drawn: dict[str, float] | None = None) -> np.ndarray:
     """Apply a random smooth microphone response to ``x`` ``[n]`` (zero phase, in frequency).
 
     Gain in dB = tilt * log2(f / 1 kHz) + two Gaussian bumps in log-frequency (peaking
-    filters, +-9 dB, 0.3-1.5 octaves wide) + a random low-cut below 80-400 Hz.
+    filters, +-9 dB, 0.3-1.5 octaves wide) + a random low-cut below 80-400 Hz. ``drawn`` (when
+    given) receives the tilt and the low-cut, the same draws in the same order.
     """
     n = x.shape[0]
     m = fft.next_fast_len(n, real=True)  # zero-padded to an FFT-friendly length
     freqs = np.maximum(fft.rfftfreq(m, 1.0 / sample_rate), 1.0)
     octaves = np.log2(freqs / 1000.0)
-    gain_db = rng.uniform(-4.0, 4.0) * octaves
+    tilt = rng.uniform(-4.0, 4.0)
+    gain_db = tilt * octaves
     for _ in range(2):
         centre = np.log2(rng.uniform(0.2, 7.0))  # octaves re 1 kHz
         gain_db += rng.uniform(-9.0, 9.0) * np.exp(-0.5 * ((octaves - centre) / rng.uniform(0.3, 1.5)) ** 2)
     gain_db = np.clip(gain_db, -30.0, 15.0)
     low_cut = rng.uniform(80.0, 400.0)
+    if drawn is not None:
+        drawn.update(eq_tilt_db_per_octave=float(tilt), low_cut_hz=float(low_cut))
     response = 10 ** (gain_db / 20) / np.sqrt(1.0 + (low_cut / freqs) ** 4)  # 2nd-order high-pass magnitude
     return fft.irfft(fft.rfft(x, m) * response, m)[:n]
 
 
-def room_impulse_response(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def room_impulse_response(sample_rate: int, rng: np.random.Generator,
+                          drawn: dict[str, float] | None = None) -> np.ndarray:
     """Impulse response ``[L]`` float64, ``L = int(RT60 * sample_rate)``: direct sound
     (``ir[0] = 1``), 0-4 discrete echoes (10-150 ms, and before ``L``) and an exponentially
     decaying noise tail with RT60 0.1-1.0 s.
@@ -64,6 +70,8 @@ def room_impulse_response(sample_rate: int, rng: np.random.Generator) -> np.ndar
     field to a bird far away in dense forest, whose trills smear into a blur.
     """
     rt60 = rng.uniform(0.1, 1.0)
+    if drawn is not None:
+        drawn["rt60_s"] = float(rt60)
     length = int(rt60 * sample_rate)
     t = np.arange(length) / sample_rate
     # -60 dB at rt60: amplitude exp(-6.9 t / rt60).
@@ -88,6 +96,7 @@ def _echo_index(delay: float, sample_rate: int, length: int) -> int:
     return min(int(delay * sample_rate), length - 1)
 
 
-def reverberate(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+def reverberate(x: np.ndarray, sample_rate: int, rng: np.random.Generator,
+                drawn: dict[str, float] | None = None) -> np.ndarray:
     """``x`` ``[n]`` convolved with a random room impulse response, cut to ``[n]``."""
-    return fftconvolve(x, room_impulse_response(sample_rate, rng))[: x.shape[0]]
+    return fftconvolve(x, room_impulse_response(sample_rate, rng, drawn))[: x.shape[0]]

@@ -19,7 +19,7 @@ EMBEDDED = ("birdsong", "digits")  # generator modules of this package, one per 
 BIRDSONG_SCALES = (2, 4, 8, 16)    # birdsong-x16 takes minutes to generate on 2 cores
 _SCALED = {f"birdsong-x{n}": ("birdsong", n) for n in BIRDSONG_SCALES}
 EMBEDDED_NAMES = EMBEDDED + tuple(_SCALED)  # every name that embedded_path accepts
-VERSION = "v1"  # bump when a generator's output changes, so stale caches are not reused
+VERSION = "v2"  # bump when a generator's output changes, so stale caches are not reused (v2: birdsong's nuisance.csv)
 CACHE_ENV = "SSL_SEARCH_CACHE"
 
 
@@ -45,7 +45,7 @@ def embedded_generator(name: str) -> tuple[str, int]:
 
 
 def embedded_path(name: str, cache_dir: Path | None = None) -> Path:
-    """Root of embedded dataset ``name`` (``cache/<name>-v1``), generated on first use."""
+    """Root of embedded dataset ``name`` (``cache/<name>-<VERSION>``), generated on first use."""
     module_name, scale = embedded_generator(name)
     cache = cache_root(cache_dir)
     root = cache / f"{name}-{VERSION}"
