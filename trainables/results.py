@@ -274,7 +274,7 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
         lines[2:2] = verdict
         lines += [*winner.lines, "", f"recommended: {winner.label}",
                   "  params: " + (", ".join(f"{k}={_fmt(v)}" for k, v in winner.params.items()) or "the base config"),
-                  f"  test split of its first seed (touched once): " + ", ".join(
+                  "  test split of its first seed (touched once): " + ", ".join(
                       f"{k} {test_metrics[k]:.4g}" for k in TEST_SHOWN if k in test_metrics),
                   f"  best config: {shown_path(experiment_dir / BEST_CONFIG_FILE)}",
                   f"  backbone for timm: {shown_path(experiment_dir / BACKBONE_FILE)}"]
