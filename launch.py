@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import socket
 import sys
 import time
@@ -23,6 +22,8 @@ from search_spaces import (SearchSpaceError, grace_for_epochs, list_spaces, load
                            resolve_config, validate_space, with_budget)
 from trainables.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from ssl_core.config import ConfigError
+from launch_checks import (ArgumentError, check_flags, check_resumable, check_storage_writable, describe_sources,
+                           given_values, unreadable_experiment_state, within_machine)
 
 
 REPO = Path(__file__).resolve().parent
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers-per-trial", type=int, default=None,
                    help="DDP workers per trial, each with a share of the trial's CPUs/GPUs (default: from --profile)")
     p.add_argument("--address", help="Ray cluster address ('auto' under ray job submit); default: a local Ray")
-    p.add_argument("--storage", default=os.environ.get("SSL_SEARCH_STORAGE", "runs"),
+    p.add_argument("--storage", default=None,
                    help="results root, reachable by every node (default $SSL_SEARCH_STORAGE, else ./runs)")
     p.add_argument("--name", help="experiment name (default: <space>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the experiment --name under --storage")
@@ -63,7 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--summarise", metavar="DIR",
                    help="write the summary, trial table, best config, test-split metrics, the backbone and "
                         "figures again from the experiment folder DIR alone (finished or interrupted); no Ray")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    # Resolved here, so that a check can say where an empty storage came from.
+    args.storage_from_env = args.storage is None and "SSL_SEARCH_STORAGE" in os.environ
+    args.storage = os.environ.get("SSL_SEARCH_STORAGE", "runs") if args.storage is None else args.storage
+    return args
 
 
 class LaunchError(ValueError):
@@ -101,10 +106,14 @@ def _storage_path(args: argparse.Namespace) -> Path:
     return storage
 
 
-def _make_storage(storage: Path) -> None:
+def _make_storage(storage: Path, create: bool = True) -> None:
     """Create the storage root and prove a file can be written there (root ignores permissions,
-    /proc and read-only mounts do not)."""
+    /proc and read-only mounts do not). ``create=False`` (``--dry-run``): the same proof in the
+    nearest existing folder, leaving nothing behind."""
     try:
+        if not create:
+            check_storage_writable(storage)
+            return
         storage.mkdir(parents=True, exist_ok=True)
         probe = storage / f".write-test-{os.getpid()}"
         probe.write_text("ok")
@@ -136,9 +145,8 @@ def _check_address(address: str) -> None:
 
 def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -> str:
     name = args.name or f"{space_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.resume and not (storage / name).is_dir():
-        raise LaunchError(f"nothing to resume: {storage / name} does not exist; check --name and --storage "
-                          f"(the experiment is the folder <storage>/<name>)")
+    if args.resume:
+        check_resumable(storage / name)  # only a folder this tool wrote (row 10)
     if not args.resume and (storage / name).exists():
         raise LaunchError(f"{storage / name} already exists; pass --resume to continue it or another --name")
     return name
@@ -175,7 +183,12 @@ def _stored_space(experiment: Path):
         return None
     space = load_space(path, validate=False)  # validated by the caller, once, with its overrides
     meta = experiment / LAUNCH_FILE
-    name = json.loads(meta.read_text()).get("space") if meta.is_file() else None
+    try:
+        stored = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
+        name = stored.get("space")  # AttributeError: valid JSON, but not launch.py's object
+    except (ValueError, AttributeError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise LaunchError(f"{meta} is not launch.py's record (a JSON object): {err}; restore it, or delete it "
+                          f"(the space is then read from {SPACE_FILE} alone, only its name is lost)") from None
     return dataclasses.replace(space, name=name) if name else space
 
 
@@ -214,7 +227,10 @@ def _summarise(args: argparse.Namespace) -> int:
         return _fail(str(err))
     from trainables.results import load_experiment, write_results  # imports ray; starts nothing
 
-    results, statuses = load_experiment(experiment)
+    try:
+        results, statuses = load_experiment(experiment)
+    except (ValueError, LookupError, TypeError, AttributeError, EOFError) as err:  # a corrupt experiment_state
+        return _fail(unreadable_experiment_state(experiment, err))
     try:
         print(write_results(results, space, experiment, statuses))
     except FileNotFoundError as err:  # a deleted trial folder or checkpoint, a dataset moved away
@@ -232,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         return _summarise(args)
     if args.resume and not args.name:
         return _fail("--resume needs --name: the experiment to continue (a folder under --storage)")
-    if args.name and not re.fullmatch(r"[A-Za-z0-9._-]+", args.name):
-        return _fail(f"--name {args.name!r} may contain only letters, digits, '.', '_' and '-'")
+    try:
+        check_flags(args, args.storage_from_env)  # seed, CPUs per trial, name, storage: nothing loaded yet
+    except ArgumentError as err:
+        return _fail(str(err))
     try:
         try:
             profile = load_profile(args.profile)
@@ -244,12 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         stored = _stored_space(storage / args.name) if args.resume and args.space is None else None
         space = stored or load_space(args.space or DEFAULT_SPACE, validate=False)
         space = _budgeted(space, args)
+        space = within_machine(space, args.address)
         user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
         validate_space(space, user_overrides)  # the one validation of the space in this process
         name = _experiment_name(args, space.name, storage)
         if args.address:
             _check_address(args.address)
-    except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError,
+    except (SearchSpaceError, ConfigError, ProfileError, LaunchError, ArgumentError, FileNotFoundError,
             json.JSONDecodeError) as err:
         return _fail(str(err))
 
@@ -296,12 +315,12 @@ def main(argv: list[str] | None = None) -> int:
                              f"but this machine has {cpus:g} CPUs, {gpus:g} GPUs; lower --cpus-per-trial / "
                              f"--gpus-per-trial or edit {profile.source}")
         try:
-            _make_storage(storage)
+            _make_storage(storage, create=not args.dry_run)  # a dry run writes nothing
         except LaunchError as err:
             return _fail(str(err))
         plan = SearchPlan(space=space, overrides=tuple(overrides), storage_path=storage, experiment=name,
                           resources=resources, concurrent=concurrent, seed=args.seed, address=args.address)
-        print(space.describe())
+        print(describe_sources(space.describe(), given_values(args.override, args.data)))
         where = f"the cluster at {args.address}" if args.address else "this machine"
         print(f"resources: {cpus:g} CPUs, {gpus:g} GPUs on {where}; profile {profile.name} ({profile.source}); "
               f"each trial = {resources.workers} worker(s) x ({resources.cpus_per_worker:g} CPU, "

@@ -295,6 +295,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     raw: Any = None
     if path is not None:
         path = Path(path)
+        if path.is_dir():  # not "does not exist": it does, as the wrong kind of thing (issue 18)
+            raise ConfigError(f"config file {path} is a folder, not a file; pass --config the YAML file in it "
+                              f"(a file with only the keys that differ from the defaults)")
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
         raw = _read_yaml(path)
