@@ -23,13 +23,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from search_spaces.distributions import QUANTISED, Distribution, format_value, parse_distribution
 from search_spaces.errors import SearchSpaceError
 from search_spaces.resolve import CONFIG_ERRORS, validate_space
 from search_spaces.space import BETTER, METRICS, MODES, SCHEDULERS, Confirm, SearchSpace
 from ssl_core.config import Config, config_from_dict, set_value
+from ssl_core.safe_yaml import BoundedLoader, YamlError, load_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 TOP_LEVEL = ("description", "base", "params", "objective", "budget", "scheduler", "confirm", "notes")
@@ -55,7 +54,7 @@ def list_spaces() -> list[tuple[str, str]]:
                 raise SearchSpaceError("a search space file is a mapping")
             out.append((name, _description(raw.get("description"))))
         except SearchSpaceError as err:
-            raise SearchSpaceError(f"search space {path}: {err}") from err
+            raise SearchSpaceError(_bounded(f"search space {path}: {err}")) from err
     return out
 
 
@@ -74,7 +73,7 @@ def load_space(name_or_path: str | os.PathLike[str], validate: bool = True) -> S
         if validate:
             validate_space(space)
     except SearchSpaceError as err:
-        raise SearchSpaceError(f"search space {path}: {err}") from err
+        raise SearchSpaceError(_bounded(f"search space {path}: {err}")) from err
     return space
 
 
@@ -138,8 +137,9 @@ def _locate(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
-class _SpaceYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``1e-4`` as the number YAML 1.2 says it is.
+class _SpaceYamlLoader(BoundedLoader):
+    """PyYAML's safe loader, bounded (ssl_core.safe_yaml: no alias bomb, no duplicate key),
+    reading ``1e-4`` as the number YAML 1.2 says it is.
 
     PyYAML follows YAML 1.1, where a float's exponent needs a dot (``1.0e-4``): ``1e-4`` is
     the string "1e-4", and ``{choice: [1e-5, 1e-4]}`` would be a choice between two strings
@@ -152,13 +152,31 @@ _SpaceYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
+MESSAGE_HEAD, MESSAGE_TAIL = 400, 240  # characters kept of a message that formats a long value
+
+
+def _bounded(message: str) -> str:
+    """``message`` with its middle left out when a value formatted into it is long (an alias
+    expanding to thousands of values, within safe_yaml's bound, in a choice or base field):
+    the head names the file, field and problem, the tail the fix; never a whole value."""
+    if len(message) <= MESSAGE_HEAD + MESSAGE_TAIL + 40:
+        return message
+    left_out = len(message) - MESSAGE_HEAD - MESSAGE_TAIL
+    return f"{message[:MESSAGE_HEAD]} ... ({left_out:,} characters left out) ... {message[-MESSAGE_TAIL:]}"
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SpaceYamlLoader)  # noqa: S506 - a SafeLoader
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise SearchSpaceError(f"search space {path} is not UTF-8 text: {err}") from err
-    except yaml.YAMLError as err:
-        raise SearchSpaceError(f"search space {path} is not valid YAML: {err}") from err
+        raise SearchSpaceError(f"search space {path} is not UTF-8 text: {err}; save it as UTF-8") from err
+    try:
+        # Bounded (issue 18): alias bombs, duplicate keys (both lines named), deep nesting, and
+        # the ValueError / KeyError / RecursionError PyYAML leaks for 2020-13-45, !!bool maybe,
+        # 5,000-digit integers or 5,000 nested '[' all become YamlError, never a whole value.
+        return load_yaml(text, where=f"search space {path}", loader=_SpaceYamlLoader)
+    except YamlError as err:
+        raise SearchSpaceError(f"search space {path} is not valid YAML ({err.kind}: {err.detail})") from None
 
 
 # ---------------------------------------------------------------------- sections
@@ -179,7 +197,7 @@ def _parse(raw: Any, path: Path) -> SearchSpace:
     budget = _budget(raw["budget"])
     notes = raw.get("notes", "")
     if not isinstance(notes, str):
-        raise SearchSpaceError(f"notes must be text, got {notes!r}")
+        raise SearchSpaceError(f"notes must be text, got a {type(notes).__name__}; quote it or write it as one string")
     metric, mode = _objective(raw["objective"])
     return SearchSpace(name=path.stem, description=_description(raw["description"]), base=base,
                        params=_params(raw["params"], base), metric=metric, mode=mode, **budget,

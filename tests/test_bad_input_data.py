@@ -44,6 +44,28 @@ def test_birdclef_row_outside_the_folder_is_refused_with_row_and_path(tmp_path: 
     assert secret.resolve() in {item.path.resolve() for item in index.items}
 
 
+def test_the_config_opt_in_reaches_the_loader(tmp_path: Path) -> None:
+    """``data.allow_outside_root=true`` (a config field, what a space or --override sets) lets
+    ``load_and_split`` (what launch.py and every trial call) read a row outside the folder."""
+    from ssl_core.config import load_config
+    from ssl_core.data_pipeline import load_and_split
+
+    secret = tmp_path / "ds" / "outside" / "secret.wav"
+    write_audio(secret, seed=7)
+    rows = [["beta", "[]", "../../outside/secret.wav"]]
+    rows += [[cls, "[]", f"{cls}/{i}.wav"] for cls in ("alpha", "beta") for i in range(2, 5)]
+    root = _birdclef(tmp_path / "ds" / "bc", rows)
+    for cls in ("alpha", "beta"):
+        for i in range(2, 5):
+            write_audio(root / "train_audio" / cls / f"{i}.wav", seed=10 + i)
+    overrides = [f"data.dataset={root}", f"data.decode_cache={tmp_path / 'decoded'}"]
+    with pytest.raises(ValueError, match=r"resolve outside the dataset folder .*set data\.allow_outside_root=true"):
+        load_and_split(load_config(None, overrides))
+    index, splits = load_and_split(load_config(None, [*overrides, "data.allow_outside_root=true"]))
+    assert secret.resolve() in {item.path.resolve() for item in index.items}
+    assert sum(len(split) for split in splits.values()) == len(index.items) == 11
+
+
 def test_birdclef_absolute_path_and_symlink_out_are_refused(tmp_path: Path) -> None:
     write_audio(tmp_path / "elsewhere" / "x.wav")
     root = _birdclef(tmp_path / "bc", [["alpha", "[]", str(tmp_path / "elsewhere" / "x.wav")]])
