@@ -35,6 +35,12 @@ class CandidateRuns:
     checkpoints: dict[int, Path] = field(default_factory=dict)  # replicate -> its checkpoints/best
 
     @property
+    def complete(self) -> bool:
+        return len(self.scores) == self.candidate_seeds
+
+    candidate_seeds: int = 0  # runs the stage trains for this candidate
+
+    @property
     def mean(self) -> float:
         values = [v for v in self.scores.values() if math.isfinite(v)]
         return float(np.mean(values)) if values else math.nan
@@ -47,14 +53,15 @@ def confirmed_runs(experiment_dir: Path, space: SearchSpace, candidates: Sequenc
     """Every finished confirmation run, grouped by candidate (in candidate order)."""
     from trainables.results import load_experiment
 
-    groups = [CandidateRuns(c) for c in candidates]
+    groups = [CandidateRuns(c, candidate_seeds=space.confirm.seeds) for c in candidates]
     path = experiment_dir / CONFIRM_DIR
     if not path.is_dir():
         return groups
-    results, _ = load_experiment(path)
+    results, statuses = load_experiment(path)
     for result in results:
         config = result.config or {}
-        if "candidate" not in config:
+        # Only finished runs count: an interrupted one would rank by its first epochs.
+        if "candidate" not in config or statuses.get(Path(result.path).name) != "TERMINATED":
             continue
         history = result.metrics_dataframe
         if history is None or space.metric not in history or "epoch" not in history:

@@ -39,9 +39,15 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
                   best_trial_checkpoint) -> Winner | None:
     """The recommended configuration. ``scored``: the search's scored trial rows, best first."""
     candidates = read_candidates(experiment_dir) if space.confirm else None
+    unfinished = ""
     if candidates:
         groups = confirmed_runs(experiment_dir, space, candidates)
         ranked = eligible(groups, space)
+        done, expected = sum(len(g.scores) for g in groups), len(candidates) * space.confirm.seeds
+        if done < expected:
+            unfinished = (f"the confirmation stage has finished {done} of its {expected} runs; `python launch.py "
+                          f"--resume --name {experiment_dir.name}` finishes it")
+            ranked = []
         if ranked:
             top = ranked[0]
             lines = [f"## Confirmation: {len(candidates)} candidates x {space.confirm.seeds} seeds, "
@@ -61,7 +67,8 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
     if not scored:
         return None
     best = scored[0]
-    why = ("confirm: none in the space" if not space.confirm else "the confirmation stage has not run")
+    why = ("confirm: none in the space" if not space.confirm else
+           unfinished if candidates and unfinished else "the confirmation stage has not run")
     return Winner(f"best trial {best.name.split('_')[2] if best.name.count('_') >= 2 else best.name}", best.params,
                   [best_trial_checkpoint(best)],
                   [f"winner: the search's best trial, from one training seed ({why})"])
