@@ -25,8 +25,12 @@ ratio within a round (its two blocks ran seconds apart), ``[min-max]`` its sprea
 share a view-maker call (front end + augmentations) takes of a pipeline step.
 
 Defaults: every method in ``ssl_core.methods.METHODS``, resnet10t, global batch 64, 2 s crops
-at 16 kHz, the embedded birdsong set, ``data.num_workers`` as in the config (2), and torch
-threads in the main process = the CPUs left after one per loader worker, at least 1
+at 16 kHz, the embedded ``birdsong-x8`` draw (``--data``: 39 steps per epoch at batch 64, so
+epoch starts weigh what they weigh in real training; birdsong itself has 4), ``data.placement``
+auto (its decoded train split, 0.72 GB, is held in memory and cut by index: no loader
+processes), ``data.num_workers`` as in the config (2), and torch threads in the main process
+= the CPUs left after one per configured loader worker (counted even when the data is held on
+the device, so the numbers compare with runs through the loader), at least 1
 (``--threads 0``: torch's default, one per core, which is what ``train`` itself uses). On 2
 cores that is 1 thread: on a shared 2-core machine two threads wait for each other at every
 op whenever another process holds a core, which made a step 3-4x slower and the per-round
@@ -36,8 +40,8 @@ point at a cache that has it) and run from the repository root:
     SSL_SEARCH_CACHE=.cache/test-data python bench/pipeline.py [--methods simclr byol]
         [--rounds 8] [--steps 2] [--warmup 1] [--threads N] [--set data.num_workers=2 ...]
 
-About 13 minutes with the defaults on 2 CPU cores at load average ~1 (a step of resnet10t at
-batch 64 takes 2-3.5 s on one thread). Eight rounds, because a round's ratio scatters by
+About 13 minutes with the defaults on 2 CPU cores at load average ~1, 18 at load average 4-7
+(a step of resnet10t at batch 64 takes 2-3.5 s on one thread). Eight rounds, because a round's ratio scatters by
 +-15 % on this shared machine (3 rounds gave medians of 0.80-0.97 for methods whose data side
 costs 5 %; 8 rounds gave 0.95-0.98 for the same methods, matching ``1 - views - data wait``).
 """
@@ -327,7 +331,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, Rounds]]:
     frames = round(first.data.crop_seconds * first.data.sample_rate) // first.frontend.hop_length + 1
     print(f"{first.data.dataset}: batch {first.data.batch_size}, {first.data.crop_seconds:g} s crops at "
           f"{first.data.sample_rate} Hz -> views [{first.data.batch_size}, 1, {first.frontend.n_mels}, {frames}], "
-          f"{first.model.backbone} on {first.train.device}; loader workers {first.data.num_workers}, torch threads "
+          f"{first.model.backbone} on {first.train.device}; data.placement {first.data.placement} (if a loader: "
+          f"loader workers {first.data.num_workers}), torch threads "
           f"{torch.get_num_threads()}, {usable_cpus()} CPUs, load average {load:.1f}; {args.rounds} rounds x "
           f"{args.steps} steps per arm, {max(args.warmup, 1)} warm-up", flush=True)
     rows: list[tuple[str, Rounds]] = []

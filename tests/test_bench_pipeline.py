@@ -87,7 +87,7 @@ def test_script_prints_the_ratio(birdsong_root):
         assert float(efficiency) == pytest.approx(float(pipeline) / float(pure), rel=0.02, abs=0.002)
         assert spread == f"{float(efficiency):.2f}-{float(efficiency):.2f}".replace(" ", "")
         assert 0.0 <= float(wait.rstrip("%")) <= 100.0 and float(views.rstrip("%")) > 0.0
-    assert "loader workers 1, torch threads 1" in out.stdout
+    assert "data.placement auto (if a loader: loader workers 1), torch threads 1" in out.stdout
     # birdsong's 314 train recordings at batch 8: 39 steps per epoch, held on the CPU (auto placement).
     assert "  supervised: " in out.stdout and "(39 steps per epoch)" in out.stdout
     assert "train data: device (" in out.stdout
