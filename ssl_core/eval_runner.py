@@ -53,10 +53,12 @@ class Evaluator:
         queries = embed_loader(encode, self.query_loader, self._prepare, self.device)
         other_view = None
         if self.align_loader is not None:
-            first = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[0], self.device)
-            second = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[1], self.device)
+            # One pass, both views of one view-maker call (two passes each made both views and
+            # kept one, loading and augmenting every align item twice).
+            pair = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[:2], self.device)
             # align compares two augmented views of the same items; uniform/emb_std use clean queries.
-            other_view = (first.features, second.features)
+            first, second = pair.features.chunk(2, dim=1)
+            other_view = (first, second)
         return bank, queries, other_view
 
     def _leave_one_out(self) -> bool:

@@ -34,12 +34,14 @@ class SplitEmbeddings:
 
 
 @torch.no_grad()
-def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader, prepare: Callable[[Tensor], Tensor],
-                 device: torch.device) -> SplitEmbeddings:
+def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader,
+                 prepare: Callable[[Tensor], Tensor | list[Tensor]], device: torch.device) -> SplitEmbeddings:
     """Run ``encode(prepare(x))`` over a loader whose sampler yields ``(index, seed)`` keys.
 
     Each rank sees a shard; rows are gathered and put back in split order (padding rows
-    that the sampler repeated to even out shards are dropped).
+    that the sampler repeated to even out shards are dropped). ``prepare`` may return a list
+    of V views of a crop batch (not of windows): each is encoded and their features are
+    concatenated, ``features [N, V * F]`` (one pass over the loader for all views).
     """
     feats, labels, positions = [], [], []
     for batch_positions, batch in zip(_sampler_batches(loader), loader):
@@ -48,7 +50,9 @@ def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader, prepare
             f = mean_pool(encode(prepare(windows.to(device, non_blocking=True))).float(), counts)
         else:
             x, y = batch
-            f = encode(prepare(x.to(device, non_blocking=True))).float()
+            views = prepare(x.to(device, non_blocking=True))
+            views = views if isinstance(views, list) else [views]
+            f = torch.cat([encode(view).float() for view in views], dim=1)
         feats.append(f)
         labels.append(y.to(device))
         positions.append(torch.as_tensor(batch_positions, device=device))
