@@ -250,7 +250,7 @@ def test_embedded_names(tmp_path: Path) -> None:
 
 
 def test_embedded_path_passes_the_scale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each name is cached on its own (``<name>-v1``) and generated with its scale."""
+    """Each name is cached on its own (``<name>-v2``) and generated with its scale."""
     calls = []
 
     def fake_generate(out_dir: Path, **kwargs: int) -> None:
@@ -259,10 +259,10 @@ def test_embedded_path_passes_the_scale(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(birdsong, "generate", fake_generate)
     for name in ("birdsong", "birdsong-x4", "birdsong-x16"):
-        assert embedded_path(name, tmp_path) == tmp_path / f"{name}-v1"
-    assert embedded_path("birdsong-x4", tmp_path) == tmp_path / "birdsong-x4-v1"  # cached: not regenerated
+        assert embedded_path(name, tmp_path) == tmp_path / f"{name}-v2"
+    assert embedded_path("birdsong-x4", tmp_path) == tmp_path / "birdsong-x4-v2"  # cached: not regenerated
     assert calls == [{}, {"scale": 4}, {"scale": 16}]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["birdsong-v1", "birdsong-x16-v1", "birdsong-x4-v1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["birdsong-v2", "birdsong-x16-v2", "birdsong-x4-v2"]
 
 
 def test_scaled_draw_extends_the_default(tmp_path: Path) -> None:
@@ -288,8 +288,8 @@ def test_birdsong_x4_by_name(tmp_path: Path) -> None:
     """``data.dataset=birdsong-x4`` end to end: generated into the cache, the recorded bytes,
     4x birdsong's long tail, split by recording (about 1-2 min on 2 cores)."""
     index = load_dataset("birdsong-x4", cache_dir=tmp_path)
-    root = tmp_path / "birdsong-x4-v1"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["birdsong-x4-v1"]  # no temporary left
+    root = tmp_path / "birdsong-x4-v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["birdsong-x4-v2"]  # no temporary left
     assert tree_digest(root) == BIRDSONG_X4_DIGEST
     species = make_species()
     assert index.name == "birdsong-x4" and index.num_classes == 20 and len(index.items) == 4 * 452

@@ -295,8 +295,8 @@ def test_embedded_unknown_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         embedded_path("mnist", tmp_path)
     assert EMBEDDED == ("birdsong", "digits")
     monkeypatch.setenv("SSL_SEARCH_CACHE", str(tmp_path / "env"))
-    write_text(tmp_path / "env" / "digits-v1" / "images.csv", "image,label\nx.png,1\n")
-    assert embedded_path("digits") == tmp_path / "env" / "digits-v1"  # env var, existing root reused
+    write_text(tmp_path / "env" / "digits-v2" / "images.csv", "image,label\nx.png,1\n")
+    assert embedded_path("digits") == tmp_path / "env" / "digits-v2"  # env var, existing root reused
 
 
 def test_load_dataset_detects_folders(tmp_path: Path) -> None:
