@@ -61,7 +61,7 @@ class Evaluator:
             other_view = (first, second)
         return bank, queries, other_view
 
-    def _leave_one_out(self) -> bool:
+    def leave_one_out(self) -> bool:
         """``eval.queries=train+val`` during training, for methods that never see labels: the kNN
         scores query the train split too, leave-one-out (:mod:`ssl_core.eval.knn_loo`). The test
         split, and label-using methods (they learned the train labels), keep their own queries."""
@@ -92,7 +92,7 @@ class Evaluator:
                 bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
                 temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
                 clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed,
-                leave_one_out=self._leave_one_out())
+                leave_one_out=self.leave_one_out())
             metrics.update(shortcut)
             if views is not None:
                 from ssl_core.eval.collapse import alignment

@@ -90,8 +90,10 @@ def view_pairs(run: LoadedRun, labels: Tensor, split: str = "test", max_pairs: i
 
 
 def split_hits(run: LoadedRun, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Which items of ``split`` the run's weighted kNN (train split as the bank) gets right:
-    ``(hits [N] 0/1, labels [N])``, in split order, for the verdict's intervals."""
+    """Which items the run's weighted kNN gets right: ``(hits [N] 0/1, labels [N])``, for the
+    verdict's intervals. The queries are those the objective used: ``split`` against the train
+    split, or for ``split="val"`` with ``eval.queries=train+val`` (label-free methods) train + val
+    leave-one-out, in that order."""
     from dataclasses import replace
 
     from ssl_core.eval.evaluate import knn_hits
@@ -100,4 +102,5 @@ def split_hits(run: LoadedRun, split: str) -> tuple[np.ndarray, np.ndarray]:
     cfg = replace(run.cfg, eval=replace(run.cfg.eval, views_for_align=False))  # kNN needs no augmented views
     evaluator = Evaluator(cfg, run.data, run.device, query_split=split)
     bank, queries, _ = evaluator.embed(run.method)
-    return knn_hits(bank, queries, run.data.num_classes, k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature)
+    return knn_hits(bank, queries, run.data.num_classes, k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature,
+                    leave_one_out=evaluator.leave_one_out())

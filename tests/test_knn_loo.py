@@ -52,3 +52,27 @@ def test_the_evaluator_queries_train_and_val_only_for_label_free_methods(tmp_pat
     bank, val = len(data.splits["bank"]), len(data.splits["val"])
     assert metrics["knn_queries"] == (bank + val if label_free else val)
     assert metrics["knn_top1_low"] <= metrics["knn_top1"] <= metrics["knn_top1_high"]
+
+
+def test_the_verdicts_val_hits_are_the_objectives_items(tmp_path, birdsong_root) -> None:
+    """split_hits on val (what the confirmation stage's lead is computed from) scores the same
+    items as the objective: train + val leave-one-out, so its mean is the reported knn_top1."""
+    from pathlib import Path
+
+    from ssl_core.data_pipeline import build_data
+    from ssl_core.eval_runner import Evaluator
+    from ssl_core.run import LoadedRun
+    from ssl_core.run_report import split_hits
+    from ssl_core.trainer import build_model
+    from tests.tiny import tiny_config
+
+    cfg = tiny_config("simclr", tmp_path, extra=("eval.queries=train+val", "eval.linear_probe=never",
+                                                "eval.clustering=false", "eval.views_for_align=false",
+                                                "eval.shortcut_windows=0"))
+    device = torch.device("cpu")
+    data = build_data(cfg, 0, 1, device)
+    method = build_model(cfg, data, device).eval()
+    metrics = Evaluator(cfg, data, device).run(method, epoch=0, final=False)
+    hits, labels = split_hits(LoadedRun(cfg, data, method, 0, {}, device, Path(tmp_path)), "val")
+    assert len(hits) == metrics["knn_queries"]
+    assert 100 * hits.mean() == pytest.approx(metrics["knn_top1"])

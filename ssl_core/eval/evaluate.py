@@ -87,15 +87,8 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
     the linear probe, clustering and collapse metrics keep the queries. ``knn_queries`` says
     how many items the kNN scores rest on. ``align`` is added by the caller.
     """
-    if leave_one_out:
-        knn_labels = torch.cat([bank.labels, queries.labels.to(bank.labels.device)])
-        scores = knn_class_scores_leave_one_out(
-            torch.cat([bank.features, queries.features.to(bank.features.device)]), knn_labels, num_classes,
-            k=k, temperature=temperature)
-    else:
-        knn_labels = queries.labels
-        scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
-                                  temperature=temperature)
+    scores, knn_labels = knn_scores(bank, queries, num_classes, k=k, temperature=temperature,
+                                    leave_one_out=leave_one_out)
     metrics = accuracy_from_scores(scores, knn_labels)
     pred = predictions_from_scores(scores)
     metrics.update(knn_intervals(pred, knn_labels))
@@ -111,17 +104,30 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
     return {name: float(value) for name, value in metrics.items()}
 
 
-def knn_hits(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
-             temperature: float) -> tuple["np.ndarray", "np.ndarray"]:
-    """Which queries the weighted kNN gets right: ``(hits [N] float64 0/1, labels [N] int64)``, numpy.
+def knn_scores(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int, temperature: float,
+               leave_one_out: bool = False) -> tuple[Tensor, Tensor]:
+    """Weighted kNN class scores ``[N, C]`` and the true classes ``[N]`` of the items they score:
+    the queries against the bank, or (``leave_one_out``) every item of bank + queries against
+    all the others, bank first (:mod:`ssl_core.eval.knn_loo`)."""
+    if not leave_one_out:
+        scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
+                                  temperature=temperature)
+        return scores, queries.labels.to(scores.device)
+    labels = torch.cat([bank.labels, queries.labels.to(bank.labels.device)])
+    features = torch.cat([bank.features, queries.features.to(bank.features.device)])
+    return knn_class_scores_leave_one_out(features, labels, num_classes, k=k, temperature=temperature), labels
 
-    The per-item outcome every interval and paired comparison of the verdict resamples.
+
+def knn_hits(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
+             temperature: float, leave_one_out: bool = False) -> tuple["np.ndarray", "np.ndarray"]:
+    """Which items the weighted kNN gets right (:func:`knn_scores`): ``(hits [N] float64 0/1,
+    labels [N] int64)``, numpy. The per-item outcome every interval and paired comparison of
+    the verdict resamples.
     """
-    scores = knn_class_scores(bank.features, bank.labels, queries.features, num_classes, k=k,
-                              temperature=temperature)
+    scores, labels = knn_scores(bank, queries, num_classes, k=k, temperature=temperature,
+                                leave_one_out=leave_one_out)
     pred = predictions_from_scores(scores)
-    labels = queries.labels.to(pred.device)
-    return (pred == labels).double().cpu().numpy(), labels.cpu().numpy()
+    return (pred == labels.to(pred.device)).double().cpu().numpy(), labels.cpu().numpy()
 
 
 def knn_intervals(pred: Tensor, labels: Tensor) -> dict[str, float]:
