@@ -367,37 +367,13 @@ def _run(plan, resume: bool, argv: list[str]) -> int:
     # Read back from the experiment folder, as --summarise does: one path for both.
     results, statuses = load_experiment(plan.experiment_dir)
     if plan.space.confirm:
-        _confirm(plan, results, statuses)
+        from trainables.confirm import confirm_after_search
+
+        confirm_after_search(plan, results, statuses)
         results, statuses = load_experiment(plan.experiment_dir)
     print(write_results(results, plan.space, plan.experiment_dir, statuses))
     print(f"search took {time.perf_counter() - started:.0f} s")
     return 0
-
-
-def _confirm(plan, results, statuses) -> None:
-    """The confirmation stage (trainables/confirm.py): its candidates are fixed once, before any
-    trains, so ``--resume`` finishes the same stage instead of choosing again."""
-    from trainables.confirm import pick_candidates, read_candidates, run_confirmation, write_candidates
-    from trainables.outcome import Outcome
-    from trainables.results import trial_rows
-    from trainables.search import trial_retries
-
-    candidates = read_candidates(plan.experiment_dir)
-    if candidates is None:
-        rows = trial_rows(results, plan.space, statuses)
-        unfinished = plan.space.trials - sum(1 for row in rows if row.outcome.kind is not Outcome.INTERRUPTED)
-        if unfinished:  # interrupted (Ctrl-C): the candidates must come from the whole search
-            print(f"confirmation stage not started: {unfinished} of the search's {plan.space.trials} trials have not "
-                  f"finished; `--resume` finishes them, then confirms", flush=True)
-            return
-        candidates = pick_candidates(rows, plan.space, plan.overrides)
-        if not any(c.role == "search" for c in candidates):
-            print("confirmation stage skipped: no trial of the search finished with a score")
-            return
-        write_candidates(plan.experiment_dir, candidates)
-    print(f"confirmation stage: {len(candidates)} candidates x {plan.space.confirm.seeds} seeds, "
-          f"{plan.space.confirm_epochs} epochs each: " + "; ".join(c.name for c in candidates), flush=True)
-    run_confirmation(plan, candidates, trial_retries(plan.resources))
 
 
 if __name__ == "__main__":

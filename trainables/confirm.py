@@ -150,3 +150,29 @@ def run_confirmation(plan: Any, candidates: Sequence[Candidate], failures: int) 
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
     return tuner.fit()
+
+
+def confirm_after_search(plan: Any, results: tune.ResultGrid, statuses: dict[str, str]) -> None:
+    """Run the confirmation stage after a finished search (``launch.py``). Its candidates are
+    fixed once, before any trains, so ``--resume`` finishes the same stage instead of choosing
+    again; a search with unfinished trials (Ctrl-C) does not start it."""
+    from trainables.outcome import Outcome
+    from trainables.results import trial_rows
+    from trainables.search import trial_retries
+
+    candidates = read_candidates(plan.experiment_dir)
+    if candidates is None:
+        rows = trial_rows(results, plan.space, statuses)
+        unfinished = plan.space.trials - sum(1 for row in rows if row.outcome.kind is not Outcome.INTERRUPTED)
+        if unfinished:  # interrupted: the candidates must come from the whole search
+            print(f"confirmation stage not started: {unfinished} of the search's {plan.space.trials} trials have not "
+                  f"finished; `--resume` finishes them, then confirms", flush=True)
+            return
+        candidates = pick_candidates(rows, plan.space, plan.overrides)
+        if not any(c.role == SEARCH for c in candidates):
+            print("confirmation stage skipped: no trial of the search finished with a score", flush=True)
+            return
+        write_candidates(plan.experiment_dir, candidates)
+    print(f"confirmation stage: {len(candidates)} candidates x {plan.space.confirm.seeds} seeds, "
+          f"{plan.space.confirm_epochs} epochs each: " + "; ".join(c.name for c in candidates), flush=True)
+    run_confirmation(plan, candidates, trial_retries(plan.resources))
