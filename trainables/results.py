@@ -272,10 +272,11 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
         export_backbone(run, experiment_dir / BACKBONE_FILE)
         # The verdict comes first: it answers "which configuration, and is it better than what I had?"
         lines[2:2] = verdict
-        lines += [*winner.lines, "", f"recommended: {winner.label}",
+        lines += [*winner.lines, "", winner.heading,
                   "  params: " + (", ".join(f"{k}={_fmt(v)}" for k, v in winner.params.items()) or "the base config"),
                   "  test split of its first seed (touched once): " + ", ".join(
                       f"{k} {test_metrics[k]:.4g}" for k in TEST_SHOWN if k in test_metrics),
+                  f"  checkpoint: {shown_path(checkpoint)}",
                   f"  best config: {shown_path(experiment_dir / BEST_CONFIG_FILE)}",
                   f"  backbone for timm: {shown_path(experiment_dir / BACKBONE_FILE)}"]
     pngs = write_figures(experiment_dir, space, run, test_metrics)

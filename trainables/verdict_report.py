@@ -32,6 +32,7 @@ class Winner:
     params: dict[str, Any]
     checkpoints: list[Path]  # one per training seed; the first is tested, exported and drawn
     lines: list[str]  # how it was chosen, for the summary
+    heading: str  # the summary's line that names it: "best trial: <trial folder>" or "recommended: <candidate>"
     references: list[tuple[str, list[Path], str]] = field(default_factory=list)  # (name, checkpoints, note)
 
 
@@ -63,7 +64,8 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
             refs = [(g.candidate.name, g.ordered_checkpoints(), "same seeds and budget"
                      + (", uses labels" if g.candidate.role == SUPERVISED else ""))
                     for g in groups if g.candidate.role in (BASE, SUPERVISED) and g.checkpoints]
-            return Winner(top.candidate.name, top.candidate.params, top.ordered_checkpoints(), lines, refs)
+            return Winner(top.candidate.name, top.candidate.params, top.ordered_checkpoints(), lines,
+                          f"recommended: {top.candidate.name}", refs)
     if not scored:
         return None
     best = scored[0]
@@ -71,7 +73,7 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
            unfinished if candidates and unfinished else "the confirmation stage has not run")
     return Winner(f"best trial {best.name.split('_')[2] if best.name.count('_') >= 2 else best.name}", best.params,
                   [best_trial_checkpoint(best)],
-                  [f"winner: the search's best trial, from one training seed ({why})"])
+                  [f"winner: the search's best trial, from one training seed ({why})"], f"best trial: {best.name}")
 
 
 def _shortcut(checkpoints: Sequence[Path]) -> tuple[float, float] | None:
