@@ -16,6 +16,9 @@ from trainables.trial_folder import trial_number
     ("run_trial_a144df3e_6_method_temperature=0.8474_2026-12-04_21-34-55", 6),
     ("run_trial_0000abcd_12", 12),
     ("run_trial_1549453b_1_method_name=simclr,method_temperature=0.2_2026-01-01_00-00-00", 1),
+    # Tune's own variant generator (no searcher): the index counts from 0.
+    ("run_trial_aab8c_00000_0_2026-12-06_03-25-21", 1),
+    ("run_trial_33666_00007_7_candidate=3,replicate=1_2026-12-06_02-46-47", 8),
 ])
 def test_trial_number_from_the_folder_name(name: str, number: int) -> None:
     assert trial_number(name) == number
