@@ -186,7 +186,9 @@ def build_view_maker(cfg: Config, index: DatasetIndex) -> nn.Module:
 
 def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
                index_and_splits: tuple[DatasetIndex, dict[str, np.ndarray]] | None = None,
-               report_dir: Path | None = None) -> DataBundle:
+               report_dir: Path | None = None, announce: bool = True) -> DataBundle:
+    """Everything a run needs of its data. ``announce``: print where the train batches come from
+    (a training run does; a report rebuilt from a checkpoint, which trains nothing, does not)."""
     from ssl_core.methods import METHODS
 
     uses_labels = METHODS[cfg.method.name].uses_labels
@@ -200,7 +202,8 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
     steps = len(sampler) // local_batch
     if cfg.train.max_steps_per_epoch:
         steps = min(steps, cfg.train.max_steps_per_epoch)
-    batches = train_batches(cfg, index, splits["train"], sampler, local_batch, steps, device, announce=rank == 0)
+    batches = train_batches(cfg, index, splits["train"], sampler, local_batch, steps, device,
+                            announce=announce and rank == 0)
     return DataBundle(index=index, splits=splits, train_batches=batches,
                       view_maker=build_view_maker(cfg, index).to(device), in_chans=in_channels(index),
                       steps_per_epoch=steps)

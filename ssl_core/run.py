@@ -48,7 +48,7 @@ def read_run_config_dict(checkpoint_dir: str | Path) -> dict[str, Any]:
 class LoadedRun:
     """A trained run rebuilt from one checkpoint, ready to embed (model in eval mode)."""
 
-    cfg: Config  # the run's config; ``data.num_workers`` 0, ``train.compile`` off (one pass, no loaders)
+    cfg: Config  # the run's config; ``data.num_workers`` 0, ``train.compile`` off, placement "loader" (one pass)
     data: "DataBundle"  # its data set, splits, loaders and view maker, on ``device``
     method: "Method"  # the trained method (backbone + heads) with the checkpoint's weights
     epoch: int  # epochs trained when the checkpoint was written
@@ -79,10 +79,11 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
     cfg = read_run_config(checkpoint_dir)
     cfg.data.num_workers = 0  # one pass over a split: loader processes would cost more than they save
     cfg.train.compile = False  # compiling pays over many steps, not for one evaluation
+    cfg.data.placement = "loader"  # a report trains nothing: no decoded split copied onto the device
     device = resolve_device(cfg) if device is None else torch.device(device)
     state = read_checkpoint(checkpoint_dir, map_location=device)
     torch.manual_seed(cfg.train.seed)
-    data = build_data(cfg, 0, 1, device)
+    data = build_data(cfg, 0, 1, device, announce=False)
     method = build_model(cfg, data, device)
     if trained:
         method.load_state_dict(state["model"])

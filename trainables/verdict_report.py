@@ -73,7 +73,8 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
            unfinished if candidates and unfinished else "the confirmation stage has not run")
     return Winner(f"best trial {best.name.split('_')[2] if best.name.count('_') >= 2 else best.name}", best.params,
                   [best_trial_checkpoint(best)],
-                  [f"winner: the search's best trial, from one training seed ({why})"], f"best trial: {best.name}")
+                  [f"winner: the search's best trial, from one training seed ({why}); its val {space.metric}: "
+                   f"{best.best:.4g} (epoch {best.best_epoch})"], f"best trial: {best.name}")
 
 
 def _shortcut(checkpoints: Sequence[Path]) -> tuple[float, float] | None:
