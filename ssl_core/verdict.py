@@ -126,19 +126,12 @@ def decide(best: Arm, others: Sequence[tuple[Arm, bool]], metric: str,
 def score_runs(checkpoints: Sequence[Path], name: str, note: str = "") -> tuple[Arm, Arm]:
     """Test-split hits of trained runs and of the same runs untrained: ``(trained, untrained)`` arms."""
     from ssl_core.baselines import untrained_run
-    from ssl_core.run import load_run
     from ssl_core.run_report import split_hits
 
-    trained, untrained, seeds, labels = [], [], [], None
-    for checkpoint in checkpoints:
-        run = load_run(checkpoint)
-        hits, labels = split_hits(run, "test")
-        trained.append(hits)
-        seeds.append(run.cfg.train.seed)
-        untrained.append(split_hits(untrained_run(checkpoint), "test")[0])
-    return (Arm(name, np.stack(trained), labels, tuple(seeds), note),
-            Arm("untrained backbone", np.stack(untrained), labels, tuple(seeds),
-                "same seeds, no training, batch-norm statistics of the train split"))
+    trained = score_trained(checkpoints, name, note)
+    untrained = np.stack([split_hits(untrained_run(checkpoint), "test")[0] for checkpoint in checkpoints])
+    return trained, Arm("untrained backbone", untrained, trained.labels, trained.seeds,
+                        "same seeds, no training, batch-norm statistics of the train split")
 
 
 def score_trained(checkpoints: Sequence[Path], name: str, note: str = "") -> Arm:

@@ -9,18 +9,12 @@ The hand-written cases pin each refusal's message.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from ssl_core.config import ConfigError, load_config
-
-REPO = Path(__file__).resolve().parents[1]
-HEADROOM_MB = 512
+from tests.capped_fuzz import run_capped_fuzz
 
 
 def bomb(levels: int = 9, width: int = 9) -> str:
@@ -30,38 +24,6 @@ def bomb(levels: int = 9, width: int = 9) -> str:
     return "\n".join(lines) + f"\ndata:\n  fold_map: *a{levels - 1}\n"
 
 
-CHILD = textwrap.dedent("""
-    import resource, sys, tempfile
-    from pathlib import Path
-    import tests.conftest  # noqa: F401 - the repeatable hypothesis profile
-    from hypothesis import given, settings, strategies as st
-    from ssl_core.config import ConfigError, load_config
-    from tests.test_config_yaml_fuzz import yaml_texts
-
-    load_config(None)  # validation imports torch, timm, torchaudio: before the cap, not under it
-    # Cap the address space a little above what the imports already hold.
-    with open("/proc/self/statm") as handle:
-        held = int(handle.read().split()[0]) * resource.getpagesize()
-    limit = held + {headroom} * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    path = Path(tempfile.mkdtemp()) / "run.yaml"
-    seen = []
-
-    @settings(max_examples={examples}, deadline=None, database=None)
-    @given(text=yaml_texts())
-    def fuzz(text):
-        path.write_text(text)
-        try:
-            load_config(path)
-        except ConfigError as err:
-            assert len(str(err)) < 2000, "a message must never hold a whole value"
-            seen.append(type(err).__name__)
-        else:
-            seen.append("loaded")
-
-    fuzz()
-    print("ok", len(seen))
-""")
 
 
 def yaml_texts():
@@ -87,11 +49,10 @@ def yaml_texts():
 
 
 def test_random_hostile_yaml_gives_only_config_errors_in_bounded_memory() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", CHILD.format(headroom=HEADROOM_MB, examples=200)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.split() == ["ok", "200"]
+    run_capped_fuzz(imports="from ssl_core.config import ConfigError, load_config\n"
+                            "from tests.test_config_yaml_fuzz import yaml_texts",
+                    warm_up="load_config(None)", strategy="yaml_texts()",
+                    load="load_config", error="ConfigError")
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -11,10 +11,6 @@ hand-written cases pin each message.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,9 +18,9 @@ import yaml
 
 from search_spaces import SearchSpaceError, load_space
 from tests.space_cases import valid_space
-from tests.test_config_yaml_fuzz import HEADROOM_MB, bomb, yaml_texts
+from tests.capped_fuzz import run_capped_fuzz
+from tests.test_config_yaml_fuzz import bomb, yaml_texts
 
-REPO = Path(__file__).resolve().parents[1]
 ODD = ["2020-13-45", "!!bool maybe", "9" * 5000, "!!timestamp x", "!!int", "!!float .", "!!binary ZZ",
        "!!python/object:os.system", "*nope", "&x", "~", "0x10", ".nan", "1e400", "-.inf", "'", "[", "{a: b", "|"]
 
@@ -71,45 +67,13 @@ def space_texts():
     return bombs | odd_notes | odd_budget | duplicate_param | duplicate_top | flow | block | cycle | yaml_texts()
 
 
-CHILD = textwrap.dedent("""
-    import resource, tempfile
-    from pathlib import Path
-    import tests.conftest  # noqa: F401 - the repeatable hypothesis profile
-    from hypothesis import given, settings
-    from search_spaces import SearchSpaceError, load_space
-    from tests.test_space_yaml_fuzz import space_texts
-
-    load_space("simclr_temp")  # validation imports torch, timm, torchaudio: before the cap, not under it
-    with open("/proc/self/statm") as handle:
-        held = int(handle.read().split()[0]) * resource.getpagesize()
-    limit = held + {headroom} * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    path = Path(tempfile.mkdtemp()) / "space.yaml"
-    seen = []
-
-    @settings(max_examples={examples}, deadline=None, database=None)
-    @given(text=space_texts())
-    def fuzz(text):
-        path.write_text(text)
-        try:
-            load_space(path)
-        except SearchSpaceError as err:
-            assert len(str(err)) < 2000, "a message must never hold a whole value"
-            seen.append("refused")
-        else:
-            seen.append("loaded")
-
-    fuzz()
-    print("ok", len(seen))
-""")
 
 
 def test_random_hostile_yaml_gives_only_search_space_errors_in_bounded_memory() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", CHILD.format(headroom=HEADROOM_MB, examples=200)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.split() == ["ok", "200"]
+    run_capped_fuzz(imports="from search_spaces import SearchSpaceError, load_space\n"
+                            "from tests.test_space_yaml_fuzz import space_texts",
+                    warm_up='load_space("simclr_temp")', strategy="space_texts()", load="load_space",
+                    error="SearchSpaceError")
 
 
 @pytest.mark.parametrize("text, expected", [

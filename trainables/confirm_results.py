@@ -35,12 +35,6 @@ class CandidateRuns:
     checkpoints: dict[int, Path] = field(default_factory=dict)  # replicate -> its checkpoints/best
 
     @property
-    def complete(self) -> bool:
-        return len(self.scores) == self.candidate_seeds
-
-    candidate_seeds: int = 0  # runs the stage trains for this candidate
-
-    @property
     def mean(self) -> float:
         values = [v for v in self.scores.values() if math.isfinite(v)]
         return float(np.mean(values)) if values else math.nan
@@ -53,7 +47,7 @@ def confirmed_runs(experiment_dir: Path, space: SearchSpace, candidates: Sequenc
     """Every finished confirmation run, grouped by candidate (in candidate order)."""
     from trainables.results import load_experiment
 
-    groups = [CandidateRuns(c, candidate_seeds=space.confirm.seeds) for c in candidates]
+    groups = [CandidateRuns(c) for c in candidates]
     path = experiment_dir / CONFIRM_DIR
     if not path.is_dir():
         return groups
