@@ -92,7 +92,7 @@ class Evaluator:
                 bank, queries, self.data.num_classes, k=self.cfg.eval.knn_k,
                 temperature=self.cfg.eval.knn_temperature, train_labels_for_groups=self.train_labels,
                 clustering=self.cfg.eval.clustering, linear_probe=probe, seed=self.cfg.train.seed,
-                leave_one_out=self.leave_one_out())
+                leave_one_out=self.leave_one_out(), backbone_features=self.cfg.eval.features == "backbone")
             metrics.update(shortcut)
             if views is not None:
                 from ssl_core.eval.collapse import alignment

@@ -15,16 +15,20 @@ from typing import Iterable
 
 # The stable metric names of ssl_core.eval (reported at every evaluation): any may be an objective.
 METRICS = ("knn_top1", "knn_balanced_top1", "knn_top5", "linear_top1", "ari", "nmi", "silhouette", "davies_bouldin",
-           "emb_std", "eff_rank", "align", "uniform", "head_top1", "medium_top1", "tail_top1")
+           "emb_std", "eff_rank", "rankme", "align", "uniform", "head_top1", "medium_top1", "tail_top1")
 # Metrics with an unambiguous better direction; the others (emb_std, align, uniform) are
 # collapse diagnostics whose good value is "not near 0", so either mode may make sense.
 BETTER = {"knn_top1": "max", "knn_balanced_top1": "max", "knn_top5": "max", "linear_top1": "max", "ari": "max", "nmi": "max",
-          "silhouette": "max", "eff_rank": "max", "head_top1": "max", "medium_top1": "max",
+          "silhouette": "max", "eff_rank": "max", "rankme": "max", "head_top1": "max", "medium_top1": "max",
           "tail_top1": "max", "davies_bouldin": "min"}
 MODES = ("max", "min")
 # A metric m with a 95 % bootstrap interval over query items reports it as m_low and m_high.
 INTERVALS = ("knn_top1", "knn_balanced_top1")
 CLUSTERING_METRICS = ("ari", "nmi", "silhouette", "davies_bouldin")  # need eval.clustering
+# Objectives computed from the embeddings alone, without a label (ssl_core/eval/collapse.py:
+# rankme): a search on data with few labels can rank by them; where labels exist the summary
+# says how well their ranking agrees with kNN's (ssl_core/eval/rank_agreement.py).
+LABEL_FREE = ("rankme",)
 
 
 def is_improvement(value: float | None, best: float | None, mode: str) -> bool:

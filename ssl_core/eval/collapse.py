@@ -5,6 +5,11 @@
   input maps to the same vector.
 - eff_rank (RankMe, Garrido et al. 2023, Eq. 1): exp of the entropy of the normalised
   singular values; ~D for full-rank, 1 for rank-1 embeddings.
+- rankme (RankMe, Garrido et al. 2023, "RankMe: Assessing the downstream performance of
+  pretrained self-supervised representations by their rank", ICML): the same formula, on what
+  the paper measures: the *backbone* representation (not the projector's embedding) of as many
+  items as the run has at hand (the train split's labelled items and val, here), so it is a
+  label-free objective. eff_rank stays the diagnostic of the evaluation features of val alone.
 - align / uniform (Wang & Isola 2020, Eqs. 2-3): distance between positive pairs and the log
   of the mean Gaussian potential between all pairs on the hypersphere.
 """
@@ -49,6 +54,21 @@ def effective_rank(z: torch.Tensor, eps: float = 1e-7) -> float:
         return 0.0
     p = sigma / total + eps
     return torch.exp(-(p * torch.log(p)).sum()).item()
+
+
+def rankme(representations: torch.Tensor) -> float:
+    """RankMe of backbone representations ``[N, D]`` (Garrido et al. 2023, Eq. 1): a label-free score.
+
+    Why RankMe rather than alpha-ReQ (Agrawal et al. 2022) or LiDAR (Thilak et al. 2024): it has
+    no hyperparameter (alpha-ReQ fits a power law to a chosen range of the eigenspectrum) and no
+    method-specific input (LiDAR needs several augmented views per item and the method's own
+    surrogate classes); one SVD of features the evaluation already has. The paper validates it
+    across SimCLR, VICReg, BYOL, DINO and Barlow Twins, within one method's hyperparameters,
+    which is what a search compares. The value is at most ``min(N, D)``: with fewer items than
+    feature dimensions (birdsong: about 380 items, resnet10t: 512) the bound is N, the same for
+    every trial of a search, so the ranking is still comparable.
+    """
+    return effective_rank(representations)
 
 
 def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> float:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from ssl_core.data.windows import mean_pool
 from ssl_core.distributed import gather_no_grad
 from ssl_core.eval.clustering import clustering_metrics
-from ssl_core.eval.collapse import collapse_metrics
+from ssl_core.eval.collapse import collapse_metrics, rankme
 from ssl_core.eval.knn import accuracy_from_scores, knn_class_scores, predictions_from_scores
 from ssl_core.eval.knn_loo import knn_class_scores_leave_one_out
 from ssl_core.eval.linear_probe import linear_probe_accuracy
@@ -79,13 +79,17 @@ def _sampler_batches(loader: DataLoader):
 
 def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
                       temperature: float, train_labels_for_groups: Tensor, clustering: bool,
-                      linear_probe: bool, seed: int, leave_one_out: bool = False) -> dict[str, float]:
+                      linear_probe: bool, seed: int, leave_one_out: bool = False,
+                      backbone_features: bool = False) -> dict[str, float]:
     """All metrics of one evaluation, keyed by the stable metric names (``ssl_core.objective.METRICS``).
 
     ``leave_one_out``: the kNN metrics (top-1/5, their intervals, balanced, long-tail groups)
     query every item of bank + queries against all the others (:mod:`ssl_core.eval.knn_loo`);
     the linear probe, clustering and collapse metrics keep the queries. ``knn_queries`` says
     how many items the kNN scores rest on. ``align`` is added by the caller.
+    ``backbone_features``: the features are the backbone's (``eval.features=backbone``), so the
+    label-free ``rankme`` is measured, on bank + queries (it needs no label, and more items
+    bound its value less: :func:`ssl_core.eval.collapse.rankme`).
     """
     scores, knn_labels = knn_scores(bank, queries, num_classes, k=k, temperature=temperature,
                                     leave_one_out=leave_one_out)
@@ -96,6 +100,8 @@ def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_class
     groups = frequency_groups(train_labels_for_groups.to(pred.device), num_classes)
     metrics.update(group_accuracies(pred, knn_labels, groups))
     metrics.update(collapse_metrics(queries.features))
+    if backbone_features:
+        metrics["rankme"] = rankme(torch.cat([bank.features, queries.features.to(bank.features.device)]))
     if clustering:
         metrics.update(clustering_metrics(queries.features, queries.labels, num_classes, seed=seed))
     if linear_probe:
