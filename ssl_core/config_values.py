@@ -1,7 +1,9 @@
 """Field values from YAML and command-line text, coerced to the field's annotated type.
 
 ``ssl_core.config.set_value`` uses these; each refusal names the field (``where``) and the
-type it expects, so a message starts with the dotted key as every config error does.
+type it expects, so a message starts with the dotted key as every config error does. A value
+is shown cut (``safe_yaml.short``), never whole: a mapping of a million keys given for a
+number must not become a message of megabytes.
 """
 
 from __future__ import annotations
@@ -12,10 +14,18 @@ import typing
 from typing import Any, Mapping
 
 from ssl_core.config_errors import ConfigError
-from ssl_core.safe_yaml import YamlError, load_yaml
+from ssl_core.safe_yaml import YamlError, load_yaml, short
 
 # YAML's spellings of null; an optional text field given one of them is unset (None).
 NULL_TEXT = ("", "~", "null", "Null", "NULL")
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message, cut (``safe_yaml.short``); a huge integer by its size (its digits
+    alone could be megabytes, and Python refuses to print more than 4,300 of them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return short(value)
 
 
 def coerce_value(value: Any, annotation: Any, where: str) -> Any:
@@ -29,21 +39,21 @@ def coerce_value(value: Any, annotation: Any, where: str) -> Any:
         return coerce_value(value, non_none[0], where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} numbers, got {value!r}")
+            raise ConfigError(f"{where}: expected a list of {len(args)} numbers, got {_shown(value)}")
         return tuple(coerce_value(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if origin is dict:
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {_shown(value)}")
         return {str(k): str(v) for k, v in value.items()}
     if annotation is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        raise ConfigError(f"{where}: expected true or false, got {_shown(value)}")
     if annotation is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {_shown(value)}")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
@@ -53,26 +63,26 @@ def coerce_value(value: Any, annotation: Any, where: str) -> Any:
                 return int(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        raise ConfigError(f"{where}: expected an integer, got {_shown(value)}")
     if annotation is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {_shown(value)}")
         if isinstance(value, (int, float)):
             try:
                 return float(value)
             except OverflowError:  # an int past 1.8e308
-                raise ConfigError(f"{where}: {value} is too large for a number; "
+                raise ConfigError(f"{where}: {_shown(value)} is too large for a number; "
                                   "give a value within float range") from None
         if isinstance(value, str):
             try:
                 return float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, got {_shown(value)}")
     if annotation is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
+        raise ConfigError(f"{where}: expected a string, got {_shown(value)}")
     raise ConfigError(f"{where}: unsupported type {annotation!r}")
 
 
