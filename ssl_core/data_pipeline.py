@@ -21,6 +21,7 @@ from ssl_core.data import (AudioCropDataset, DatasetIndex, EpochSampler, ImageDa
 from ssl_core.data.audio_dataset import AudioWindowsDataset
 from ssl_core.data.decode_cache import DecodeCache, decode_cache_from_setting, prepare_audio
 from ssl_core.data.sampler import SpanningSampler
+from ssl_core.data.splits import keep_label_fraction
 from ssl_core.data.train_batches import DeviceBatches, EpochBatches, LoaderBatches, device_bytes
 from ssl_core.data.windows import collate_windows
 
@@ -74,7 +75,7 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
         splits = split_by_fold(index, cfg.data.fold_map)
     else:
         splits = split_by_recording(index, tuple(cfg.data.split_fractions), seed=cfg.data.split_seed)
-    return index, splits
+    return index, keep_label_fraction(index, splits, cfg.data.label_fraction, seed=cfg.data.split_seed)
 
 
 def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
