@@ -49,6 +49,9 @@ class DataConfig:
     # A CSV column (BirdCLEF's author, a site, a speaker) whose values each stay in one split, so
     # test scores never rest on a recordist or site seen in training; "": split by recording only.
     group_column: str = ""
+    # Share of the train split's labelled recordings kept (stratified per class, seeded by
+    # split_seed, >= 1 per class; the others leave the train split): fine-tuning with few labels.
+    label_fraction: float = 1.0
     decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
     window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
     eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows
@@ -113,6 +116,7 @@ class ModelConfig:
     proj_batch_norm: bool = True  # BN in the projector stabilises BYOL/SimSiam and helps SimCLR
     proj_output_bn: str = "auto"  # BN (no affine) on the embedding: "auto" = the paper's choice (SimSiam on), "on", "off"
     pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam (bottleneck as in SimSiam)
+    init_backbone: str = ""  # backbone weights to start from (ssl_core.export's file): fine-tuning; "": random init
 
 
 @dataclass

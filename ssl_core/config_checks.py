@@ -120,6 +120,9 @@ def _check_data(cfg: "Config") -> None:
     if not 1000 <= d.sample_rate <= MAX_SAMPLE_RATE:
         _fail("data.sample_rate", d.sample_rate, f"must be an integer in [1000, {MAX_SAMPLE_RATE}] Hz")
     _seed("data.split_seed", d.split_seed)
+    if not (isinstance(d.label_fraction, (int, float)) and 0 < d.label_fraction <= 1):
+        _fail("data.label_fraction", d.label_fraction, "must be in (0, 1]: the share of the train split's "
+              "labelled recordings kept (0.01 = 1 %; 1 keeps them all)")
     _positive("data.crop_seconds", d.crop_seconds)
     _at_least("data.crops_per_item", d.crops_per_item, 1)
     _at_least("data.image_size", d.image_size, 8)
@@ -240,6 +243,9 @@ def _check_model(cfg: "Config") -> None:
     _at_least("model.embedding_dim", m.embedding_dim, 1)
     _at_least("model.pred_hidden_dim", m.pred_hidden_dim, 1)
     _one_of("model.proj_output_bn", m.proj_output_bn, ("auto", "on", "off"))
+    if m.init_backbone and not m.init_backbone.strip():
+        _fail("model.init_backbone", m.init_backbone, "name a backbone file written by the search "
+              "(<experiment>/best_backbone.pth), or leave it empty for a random start")
 
 
 def _check_method(cfg: "Config") -> None:
@@ -298,6 +304,10 @@ def _check_eval(cfg: "Config") -> None:
     if e.objective in CLUSTERING_METRICS and not e.clustering:
         fail_across(cfg, ("eval.clustering", "eval.objective"), f"eval.objective={e.objective} "
                     "(objective.metric) needs eval.clustering=true", sentence=True)
+    if e.objective == "rankme" and e.features != "backbone":
+        fail_across(cfg, ("eval.features", "eval.objective"), "eval.objective=rankme (objective.metric) is "
+                    "measured on the backbone representation, as RankMe's paper does; set eval.features=backbone",
+                    sentence=True)
     if e.objective == "align" and not e.views_for_align:
         fail_across(cfg, ("eval.views_for_align", "eval.objective"), "eval.objective=align (objective.metric) "
                     "needs eval.views_for_align=true", sentence=True)

@@ -32,3 +32,29 @@ def export_backbone(run: LoadedRun, out_path: str | Path) -> Path:
                          f"checkpoint_path='{out_path.name}')"}
     atomic_write_text(out_path.with_suffix(".yaml"), yaml.safe_dump(info, sort_keys=False))
     return out_path
+
+
+def load_backbone_weights(backbone: torch.nn.Module, path: str | Path) -> None:
+    """Load a file written by :func:`export_backbone` into ``backbone`` (strict: every key, every shape).
+
+    Fine-tuning starts from it (``model.init_backbone``). A file of another architecture or
+    channel count is refused naming both, before any training.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model.init_backbone={str(path)!r} does not exist; point it at a backbone "
+                                f"exported by a search (<experiment>/best_backbone.pth)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    info_path = path.with_suffix(".yaml")
+    if info_path.is_file():
+        exported = (yaml.safe_load(info_path.read_text()) or {}).get("timm_model")
+        built = (getattr(backbone, "pretrained_cfg", None) or {}).get("architecture")
+        if exported and built and exported != built:
+            raise ValueError(f"{path} holds a {exported} backbone, but the run builds {built}; "
+                             f"set model.backbone={exported}")
+    try:
+        backbone.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not fit model.backbone ({err}); fine-tune with the backbone and "
+                         f"input channels it was exported with (its .yaml says which)") from None
+

@@ -69,6 +69,10 @@ def use_channels_last(cfg: Config, device: torch.device) -> bool:
 
 def build_model(cfg: Config, data: DataBundle, device: torch.device) -> Method:
     backbone = create_backbone(cfg.model.backbone, in_chans=data.in_chans)
+    if cfg.model.init_backbone:  # fine-tuning: start from an exported backbone (heads stay random, seeded)
+        from ssl_core.export import load_backbone_weights
+
+        load_backbone_weights(backbone, cfg.model.init_backbone)
     method = build_method(cfg.method.name, backbone, backbone.num_features, cfg.model, cfg.method,
                           data.num_classes)
     method.configure_schedule(data.steps_per_epoch, data.steps_per_epoch * cfg.train.epochs)

@@ -22,7 +22,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,9 +35,10 @@ from search_spaces import SearchSpace
 from ssl_core.atomic import atomic_directory, atomic_write_text
 from ssl_core.checkpoint import CONFIG_FILE
 from ssl_core.eval.figures import embedding_figure, longtail_figure, save_figure
+from ssl_core.eval.rank_agreement import REFERENCE, agreement_line, rank_agreement
 from ssl_core.eval.tensorboard_report import write_best_trial_report
 from ssl_core.export import export_backbone
-from ssl_core.objective import best_evaluation
+from ssl_core.objective import LABEL_FREE, best_evaluation
 from ssl_core.run import LoadedRun, best_checkpoint, load_run, read_run_config_dict
 from trainables.outcome import COLUMNS as OUTCOME_COLUMNS
 from trainables.outcome import Outcome, TrialOutcome, decide_outcome
@@ -46,7 +47,7 @@ from trainables.trial_folder import trial_number, trial_run_dir
 from trainables.verdict_report import choose_winner, verdict_block
 from trainables.worker_loop import FAILURE_KEY
 
-SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "align", "uniform", "tail_top1")
+SHOWN_METRICS = ("knn_top1", "knn_top5", "emb_std", "eff_rank", "rankme", "align", "uniform", "tail_top1")
 BEST_CONFIG_FILE = f"best_{CONFIG_FILE}"  # the best trial's run config, as its checkpoint holds it
 TEST_METRICS_FILE = "best_test_metrics.json"
 BACKBONE_FILE = "best_backbone.pth"
@@ -67,6 +68,8 @@ class TrialRow:
     last: dict[str, float]
     seconds: float
     trial_dir: Path
+    # The label-free metrics and kNN top-1 at the scored evaluation (best_epoch), for the agreement line.
+    at_best: dict[str, float] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -104,13 +107,15 @@ def trial_rows(results: tune.ResultGrid, space: SearchSpace,
             best, best_epoch = best_evaluation(zip(pairs["epoch"].astype(int), pairs[space.metric].astype(float)),
                                                space.mode)
             best_low, best_high = _interval_at(history, space.metric, best_epoch)
+        at_best = _values_at(history, (*LABEL_FREE, REFERENCE), best_epoch)
         outcome = decide_outcome(result.error, metrics, statuses.get(Path(result.path).name), space.epochs,
                                  grace, FAILURE_KEY)
         rows.append(TrialRow(name=Path(result.path).name, params=dict(result.config or {}), outcome=outcome,
                              epochs=outcome.epoch, best=best, best_epoch=best_epoch, best_low=best_low,
                              best_high=best_high,
                              last={k: float(metrics[k]) for k in SHOWN_METRICS if k in metrics},
-                             seconds=float(metrics.get("time_total_s", 0.0) or 0.0), trial_dir=Path(result.path)))
+                             seconds=float(metrics.get("time_total_s", 0.0) or 0.0), trial_dir=Path(result.path),
+                             at_best=at_best))
     sign = -1 if space.mode == "max" else 1
     # Ties (equal best values are common: kNN accuracy moves in steps of 1/len(val)) go to the
     # trial started first, so the order, the best trial and every file do not depend on the
@@ -129,6 +134,28 @@ def _interval_at(history: Any, metric: str, epoch: int | None) -> tuple[float, f
     if at.empty:
         return math.nan, math.nan
     return float(at[low].iloc[-1]), float(at[high].iloc[-1])
+
+
+def _values_at(history: Any, metrics: tuple[str, ...], epoch: int | None) -> dict[str, float]:
+    """The ``metrics`` a trial's history holds at ``epoch`` (its scored evaluation); {} without one."""
+    if history is None or epoch is None or "epoch" not in history:
+        return {}
+    at = history[history["epoch"] == epoch]
+    return {m: float(at[m].iloc[-1]) for m in metrics if m in at and not at.empty}
+
+
+def label_free_notes(rows: list[TrialRow], space: SearchSpace) -> list[str]:
+    """Per label-free metric the trials report: how well its ranking of the scored trials agrees
+    with kNN top-1's (each trial at its scored evaluation). [] when no trial reports one."""
+    lines = []
+    for metric in LABEL_FREE:
+        pairs = [(r.at_best[metric], r.at_best[REFERENCE]) for r in rows
+                 if metric in r.at_best and REFERENCE in r.at_best]
+        if metric != space.metric and not pairs:
+            continue
+        free, knn = zip(*pairs) if pairs else ((), ())
+        lines.append(agreement_line(metric, rank_agreement(free, knn), space.metric))
+    return lines
 
 
 def _with_interval(value: float, low: float, high: float) -> str:
@@ -257,6 +284,9 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     noise = noise_note(rows, space.metric)
     if noise:
         lines += [noise, ""]
+    agreement = label_free_notes(scored, space)
+    if agreement:
+        lines += [*agreement, ""]
     run, test_metrics = None, None
     winner = choose_winner(scored, space, experiment_dir, best_trial_checkpoint)
     if winner is not None:
