@@ -75,7 +75,10 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
         splits = split_by_fold(index, cfg.data.fold_map)
     else:
         splits = split_by_recording(index, tuple(cfg.data.split_fractions), seed=cfg.data.split_seed)
-    return index, keep_label_fraction(index, splits, cfg.data.label_fraction, seed=cfg.data.split_seed)
+    from ssl_core.methods import METHODS  # a label-using method (supervised, fine-tuning) trains on the labelled part
+
+    return index, keep_label_fraction(index, splits, cfg.data.label_fraction, seed=cfg.data.split_seed,
+                                      keep_unlabelled=not METHODS[cfg.method.name].uses_labels)
 
 
 def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
