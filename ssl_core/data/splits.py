@@ -147,21 +147,22 @@ def split_by_fold(index: DatasetIndex, fold_map: Mapping[str, str]) -> dict[str,
 
 
 def keep_label_fraction(index: DatasetIndex, splits: Mapping[str, np.ndarray], fraction: float,
-                        seed: int = 0) -> dict[str, np.ndarray]:
+                        seed: int = 0, keep_unlabelled: bool = True) -> dict[str, np.ndarray]:
     """The splits with only ``fraction`` of the train split's labelled recordings left in train.
 
     Per class, its train recordings (or groups) are shuffled by a generator seeded by
     ``(seed, class)`` and the first ``max(1, round(fraction * n))`` kept: stratified, at least
     one per class (a class with no training item cannot be learned), and nested (the 1 % subset
     lies inside the 10 % one with the same seed, so a label-efficiency curve adds labels rather
-    than drawing new ones). The other labelled recordings leave the train split; unlabelled
-    ones stay (SSL trains on them); val and test are unchanged, so every fraction is scored on
-    the same items. ``fraction`` 1 returns the splits as they are.
+    than drawing new ones). The other labelled recordings leave the train split. Unlabelled
+    recordings stay (SSL trains on them) unless ``keep_unlabelled`` is false: a method that
+    trains on labels trains on the labelled part. Val and test are unchanged, so every fraction
+    is scored on the same items.
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"label fraction {fraction} must be in (0, 1]")
     out = {split: np.asarray(ids, dtype=np.int64) for split, ids in splits.items()}
-    if fraction == 1:
+    if fraction == 1 and keep_unlabelled:
         return out
     train = set(out["train"].tolist())
     groups = {name: [i for i in members if i in train] for name, members in _recording_groups(index).items()}
@@ -169,11 +170,12 @@ def keep_label_fraction(index: DatasetIndex, splits: Mapping[str, np.ndarray], f
     by_class: dict[int, list[str]] = defaultdict(list)
     for name, members in groups.items():
         by_class[_recording_label(index, members)].append(name)
-    kept: list[int] = [i for name in by_class.pop(-1, []) for i in groups[name]]
+    unlabelled = by_class.pop(-1, [])
+    kept: list[int] = [i for name in unlabelled for i in groups[name]] if keep_unlabelled else []
     for label in sorted(by_class):
         names = sorted(by_class[label])
         order = np.random.default_rng([seed, label + 1, 17]).permutation(len(names))  # 17: not the split's stream
-        for k in order[:max(1, round(fraction * len(names)))]:
+        for k in order[:max(1, round(fraction * len(names)))] if fraction < 1 else order:
             kept.extend(groups[names[k]])
     out["train"] = np.array(sorted(kept), dtype=np.int64)
     return out
