@@ -52,11 +52,14 @@ def decode_cache_for(cfg: Config) -> DecodeCache | None:
     return decode_cache_from_setting(cfg.data.decode_cache, cfg.data.cache_dir, cfg.data.sample_rate)
 
 
-def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
+def load_and_split(cfg: Config, report_dir: Path | None = None,
+                   notes: bool = True) -> tuple[DatasetIndex, dict[str, np.ndarray]]:
     """Load the dataset named by ``data.dataset`` and split it by recording (or by fold).
 
     Audio is decoded once into the decode cache first; unreadable, empty or truncated files
     are dropped before splitting, counted, printed and listed in ``decode_report.json``.
+    ``notes``: print :func:`short_clips_note` (launch.py's data check and a run's first rank do;
+    a report rebuilt from a checkpoint does not).
     """
     cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else None
     index = load_dataset(cfg.data.dataset, cache_dir=cache, format=cfg.data.format, manifest=cfg.data.manifest,
@@ -71,6 +74,9 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
                               f"the recordings") from None
         if report.skipped:
             print(f"audio files of {index.name}: {report.summary()}", flush=True)
+        note = short_clips_note(cfg, index) if notes else None
+        if note:
+            print(note, flush=True)
     if cfg.data.fold_map:
         splits = split_by_fold(index, cfg.data.fold_map)
     else:
@@ -79,6 +85,31 @@ def load_and_split(cfg: Config, report_dir: Path | None = None) -> tuple[Dataset
 
     return index, keep_label_fraction(index, splits, cfg.data.label_fraction, seed=cfg.data.split_seed,
                                       keep_unlabelled=not METHODS[cfg.method.name].uses_labels)
+
+
+def short_clips_note(cfg: Config, index: DatasetIndex) -> str | None:
+    """A note naming the recordings shorter than the crop, which every crop tiles (repeats end to
+    end) to fill ``data.crop_seconds``; None when there are none, for images, or without a decode
+    cache (lengths are then known only by decoding every file again).
+
+    A 0.01 s clip tiled to a 2 s crop is 200 copies of itself: a buzz, not a call, and silently so
+    unless said. Lengths come from the cache's memory-mapped headers (no audio read).
+    """
+    cache = decode_cache_for(cfg)
+    if index.modality != "audio" or cache is None or not index.items:
+        return None
+    crop = round(cfg.data.crop_seconds * cfg.data.sample_rate)
+    lengths = np.array([cache.load(item).shape[0] for item in index.items], dtype=np.int64)
+    short = lengths < crop
+    if not short.any():
+        return None
+    rate = cfg.data.sample_rate
+    shortest = int(lengths.min())
+    return (f"note: {int(short.sum())} of {len(lengths)} recordings of {index.name!r} are shorter than the "
+            f"{cfg.data.crop_seconds:g} s crop (data.crop_seconds), the shortest {shortest / rate:.3g} s "
+            f"({index.items[int(lengths.argmin())].path.name}); each crop repeats such a recording end to end "
+            f"to fill {cfg.data.crop_seconds:g} s. If that is not wanted, drop those recordings from the dataset "
+            f"or lower data.crop_seconds towards their length")
 
 
 def check_data_against_config(cfg: Config, index: DatasetIndex, splits: dict[str, np.ndarray],
@@ -196,7 +227,7 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
     from ssl_core.methods import METHODS
 
     uses_labels = METHODS[cfg.method.name].uses_labels
-    index, splits = index_and_splits or load_and_split(cfg, report_dir)
+    index, splits = index_and_splits or load_and_split(cfg, report_dir, notes=announce and rank == 0)
     # The kNN bank and the probe's training set: the labelled part of the train split.
     splits = dict(splits, bank=index.labelled_indices(splits["train"]))
     check_data_against_config(cfg, index, splits, world_size, uses_labels)
