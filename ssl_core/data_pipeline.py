@@ -38,6 +38,7 @@ class DataBundle:
     view_maker: nn.Module  # x on the device -> list of views [B, C, H, W]
     in_chans: int
     steps_per_epoch: int
+    announce: bool = False  # print where the data lives (a training run's first rank; not a rebuilt report)
 
     @property
     def num_classes(self) -> int:
@@ -233,7 +234,7 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
     check_data_against_config(cfg, index, splits, world_size, uses_labels)
     local_batch = cfg.data.batch_size // world_size
     sampler = EpochSampler(len(splits["train"]), seed=cfg.train.seed, shuffle=True, rank=rank,
-                           world_size=world_size)
+                           world_size=world_size, repeats=cfg.data.windows_per_epoch)
     steps = len(sampler) // local_batch
     if cfg.train.max_steps_per_epoch:
         steps = min(steps, cfg.train.max_steps_per_epoch)
@@ -241,7 +242,7 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
                             announce=announce and rank == 0)
     return DataBundle(index=index, splits=splits, train_batches=batches,
                       view_maker=build_view_maker(cfg, index).to(device), in_chans=in_channels(index),
-                      steps_per_epoch=steps)
+                      steps_per_epoch=steps, announce=announce and rank == 0)
 
 
 def train_batches(cfg: Config, index: DatasetIndex, item_ids: np.ndarray, sampler: EpochSampler, local_batch: int,

@@ -1,8 +1,15 @@
-"""Periodic evaluation during training: loaders for the bank, the queries and the align pairs.
+"""Periodic evaluation during training: the batches of the bank, the queries and the align pairs.
 
 Built once per run; ``run(method, epoch, final)`` embeds the train split (the kNN bank)
 and the val split on every worker's shard, gathers them, computes the metrics on rank 0
 and hands the same dict to every rank.
+
+Where the batches come from follows the train data's placement (``data.placement``,
+``data.device_data_gb``): evaluation inputs never change, so when the train split is held on
+the device and the evaluation batches fit in what is left of the budget, they are cut once
+(:mod:`ssl_core.data.eval_batches`) and every evaluation reads them there (no loader
+processes, no per-item Python, no copy per batch); otherwise loaders feed each evaluation.
+Both give the same batches, so the same metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from torch import Tensor, nn
 
 from ssl_core.config import Config
 from ssl_core.data import EpochSampler
-from ssl_core.data_pipeline import MAX_EVAL_WINDOWS, DataBundle, make_loader
+from ssl_core.data.eval_batches import HeldBatches, hold_batches
+from ssl_core.data_pipeline import GB, MAX_EVAL_WINDOWS, DataBundle, make_loader
 from ssl_core.distributed import broadcast_object, rank, sync_buffers, world_size
 from ssl_core.eval_shortcut import shortcut_probe_for
 from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_metrics, eval_encoder,
@@ -41,6 +49,35 @@ class Evaluator:
         self.align_loader = loader(query_split, train=True, crops=cfg.data.crops_per_item) \
             if cfg.eval.views_for_align else None
         self.train_labels = labels_tensor(data.split_labels("bank"))
+        self.bank_batches, self.query_batches, self.align_batches = self.bank_loader, self.query_loader, \
+            self.align_loader
+        self.placement, why = self._hold_on_device()
+        if getattr(data, "announce", False):
+            print(f"evaluation data: {self.placement} ({why})", flush=True)
+
+    def _hold_on_device(self) -> tuple[str, str]:
+        """Cut the evaluation batches once and hold them on the device when the train split is
+        held there and they fit in the rest of ``data.device_data_gb``: ``(placement, why)``."""
+        train = self.data.train_batches
+        if self.cfg.data.placement == "loader":
+            return "loader", f"data.placement=loader, {self.cfg.data.num_workers} loader processes per split"
+        if train.placement != "device":
+            return "loader", f"the train split is in loader processes; {self.cfg.data.num_workers} per split"
+        budget = self.cfg.data.device_data_gb * GB - getattr(train, "nbytes", 0)
+        loaders = {"bank": self.bank_loader, "queries": self.query_loader, "align": self.align_loader}
+        held: dict[str, HeldBatches] = {}
+        for name, loader in loaders.items():
+            if loader is None:
+                continue
+            batches = hold_batches(loader, self.device, budget - sum(h.nbytes for h in held.values()))
+            if batches is None:
+                return "loader", (f"the evaluation batches need more than the {budget / GB:.3f} GB left of "
+                                  f"data.device_data_gb={self.cfg.data.device_data_gb} after the train split")
+            held[name] = batches
+        self.bank_batches, self.query_batches = held["bank"], held["queries"]
+        self.align_batches = held.get("align")
+        size = sum(h.nbytes for h in held.values())
+        return "device", f"{size / GB:.3f} GB on {self.device}, cut once: {', '.join(held)}"
 
     def _prepare(self, x: Tensor) -> Tensor:
         """Deterministic evaluation input: audio windows ``[N, T] -> [N, 1, M, F]``; images resized."""
@@ -49,13 +86,13 @@ class Evaluator:
     @torch.no_grad()
     def embed(self, method: nn.Module) -> tuple[SplitEmbeddings, SplitEmbeddings, Tensor | None]:
         encode = eval_encoder(method, self.cfg.eval.features)
-        bank = embed_loader(encode, self.bank_loader, self._prepare, self.device)
-        queries = embed_loader(encode, self.query_loader, self._prepare, self.device)
+        bank = embed_loader(encode, self.bank_batches, self._prepare, self.device)
+        queries = embed_loader(encode, self.query_batches, self._prepare, self.device)
         other_view = None
-        if self.align_loader is not None:
+        if self.align_batches is not None:
             # One pass, both views of one view-maker call (two passes each made both views and
             # kept one, loading and augmenting every align item twice).
-            pair = embed_loader(encode, self.align_loader, lambda x: self.data.view_maker(x)[:2], self.device)
+            pair = embed_loader(encode, self.align_batches, lambda x: self.data.view_maker(x)[:2], self.device)
             # align compares two augmented views of the same items; uniform/emb_std use clean queries.
             first, second = pair.features.chunk(2, dim=1)
             other_view = (first, second)
@@ -74,6 +111,9 @@ class Evaluator:
         """``recording_share`` and its chance level (:mod:`ssl_core.eval.shortcut`); {} for images."""
         if not hasattr(self, "_shortcut"):  # the windows are cut once per run, at the first evaluation
             self._shortcut = shortcut_probe_for(self.cfg, self.data, self.query_split)
+            if self._shortcut is not None and self.placement == "device":
+                # Held beside the other evaluation batches (its chunks are then no copies).
+                self._shortcut.windows = self._shortcut.windows.to(self.device)
         if self._shortcut is None:
             return {}
         return self._shortcut.measure(eval_encoder(method, self.cfg.eval.features), self._prepare, self.device)

@@ -106,7 +106,7 @@ class DeviceBatches:
                  steps_per_epoch: int, device: torch.device) -> None:
         self.dataset = dataset
         self.sampler = EpochSampler(sampler.num_items, sampler.seed, sampler.shuffle, sampler.rank,
-                                    sampler.world_size, sampler.drop_last)  # our own: set_epoch from a thread
+                                    sampler.world_size, sampler.drop_last, sampler.repeats)  # our own: set_epoch from a thread
         self.batch = batch
         self.steps_per_epoch = steps_per_epoch
         self.device = device
@@ -119,6 +119,8 @@ class DeviceBatches:
             self.windows = self.flat.as_strided((self.flat.numel() - crop + 1, crop), (1, 1))
         else:
             self.images = torch.stack([dataset[i][0] for i in range(len(dataset))]).to(device)
+        held = self.flat if self.audio else self.images
+        self.nbytes = held.numel() * held.element_size()  # what the split takes on the device
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-plan")
         self._pending: dict[int, Future] = {}
 

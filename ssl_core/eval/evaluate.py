@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ssl_core.data.eval_batches import loader_batches
 from ssl_core.data.windows import mean_pool
 from ssl_core.distributed import gather_no_grad
 from ssl_core.eval.clustering import clustering_metrics
@@ -34,17 +35,20 @@ class SplitEmbeddings:
 
 
 @torch.no_grad()
-def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader,
+def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader | Iterable,
                  prepare: Callable[[Tensor], Tensor | list[Tensor]], device: torch.device) -> SplitEmbeddings:
-    """Run ``encode(prepare(x))`` over a loader whose sampler yields ``(index, seed)`` keys.
+    """Run ``encode(prepare(x))`` over a split's batches: a loader whose sampler yields
+    ``(index, seed)`` keys, or the ``(positions, batch)`` pairs of
+    :mod:`ssl_core.data.eval_batches` (batches held on the device).
 
     Each rank sees a shard; rows are gathered and put back in split order (padding rows
     that the sampler repeated to even out shards are dropped). ``prepare`` may return a list
     of V views of a crop batch (not of windows): each is encoded and their features are
     concatenated, ``features [N, V * F]`` (one pass over the loader for all views).
     """
+    batches = loader_batches(loader) if isinstance(loader, DataLoader) else loader
     feats, labels, positions = [], [], []
-    for batch_positions, batch in zip(_sampler_batches(loader), loader):
+    for batch_positions, batch in batches:
         if len(batch) == 3:  # audio windows: (windows [sum W, T], counts [B], labels [B])
             windows, counts, y = batch
             f = mean_pool(encode(prepare(windows.to(device, non_blocking=True))).float(), counts)
@@ -64,17 +68,6 @@ def embed_loader(encode: Callable[[Tensor], Tensor], loader: DataLoader,
     keep = torch.ones_like(pos, dtype=torch.bool)
     keep[1:] = pos[1:] != pos[:-1]  # drop repeats added to pad shards
     return SplitEmbeddings(f[keep], lab[keep].long())
-
-
-def _sampler_batches(loader: DataLoader):
-    batch: list[int] = []
-    for key in loader.sampler:
-        batch.append(int(key[0]) if isinstance(key, tuple) else int(key))
-        if len(batch) == loader.batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def embedding_metrics(bank: SplitEmbeddings, queries: SplitEmbeddings, num_classes: int, *, k: int,
