@@ -8,6 +8,7 @@ how far they do (scipy.stats.spearmanr). The interval's half-width says how nois
 
     python bench/seed_agreement.py --tables A.json B.json            # compare two saved tables
     python bench/seed_agreement.py --build --seed 0 --set eval.queries=train+val --out T0.json
+    python bench/seed_agreement.py --build --seed 0 --set eval.queries=train+val --out T0.json --keep runs0
 
 On 2 quiet cores one table (12 temperatures x 6 epochs on birdsong) takes about 10 minutes.
 The tables of bench/search_efficiency.py (val queries, seeds 0 and 1) have the same layout,
@@ -39,8 +40,12 @@ SMALL_SCALE = ["data.num_workers=0", "eval.linear_probe=never", "eval.clustering
                "eval.views_for_align=false", "eval.shortcut_windows=0", "train.progress=off"]
 
 
-def build(grid: int, seed: int, dataset: str, extra: list[str]) -> dict:
-    """``curves[i][e]``: the objective after ``e`` epochs at ``temperatures[i]``; ``low``/``high`` its interval."""
+def build(grid: int, seed: int, dataset: str, extra: list[str], keep: Path | None = None) -> dict:
+    """``curves[i][e]``: the objective after ``e`` epochs at ``temperatures[i]``; ``low``/``high`` its interval.
+
+    ``keep``: keep each run's folder as ``keep/T<i>`` (its last two epochs' checkpoints), so other
+    evaluation settings can be scored on the same networks (bench/eval_variants.py).
+    """
     from search_spaces import load_space
     from ssl_core.config import load_config
     from ssl_core.trainer import train
@@ -55,7 +60,8 @@ def build(grid: int, seed: int, dataset: str, extra: list[str]) -> dict:
         cfg = load_config(None, overrides + [f"{PARAM}={temperature!r}"])
         seen: dict[int, dict] = {}
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="seed-agreement-") as run_dir:
+        with tempfile.TemporaryDirectory(prefix="seed-agreement-") as scratch:
+            run_dir = str(keep / f"T{i:02d}") if keep is not None else scratch
             train(cfg, report=lambda m, _c: seen.__setitem__(int(m["epoch"]), dict(m)), run_dir=run_dir)
         seconds.append(round(time.perf_counter() - started, 1))
         epochs = sorted(seen)
@@ -102,11 +108,12 @@ def main() -> None:
     parser.add_argument("--data", default="birdsong")
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--keep", type=Path, help="with --build: keep the runs' folders here (for eval_variants.py)")
     args = parser.parse_args()
     if args.build:
         if args.out is None:
             raise SystemExit("--build needs --out")
-        table = build(args.grid, args.seed, args.data, args.extra)
+        table = build(args.grid, args.seed, args.data, args.extra, args.keep)
         args.out.write_text(json.dumps(table, indent=1) + "\n")
         print(f"table -> {args.out}")
     if args.tables:

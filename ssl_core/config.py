@@ -54,6 +54,10 @@ class DataConfig:
     label_fraction: float = 1.0
     decode_cache: str = "auto"  # decoded-audio cache: "auto" (under the data cache), "off", or a directory
     window_weighting: str = "uniform"  # training windows of long recordings: "uniform" or "energy" (fewer silent windows)
+    # Visits of each training recording per epoch, each with its own random window: a 15 s
+    # recording holds seven 2 s windows and one visit an epoch leaves most of it unseen. Steps
+    # per epoch (and so a budget counted in epochs) grow by the same factor.
+    windows_per_epoch: int = 1
     eval_windows: str = "centre"  # how evaluation embeds a recording: "centre" window or "mean" over windows
     placement: str = "auto"  # training batches: "device" (decoded split held on the training device), "loader", "auto"
     device_data_gb: float = 2.0  # "auto" holds the split on the device when it fits in this many GB

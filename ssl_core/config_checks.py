@@ -125,6 +125,7 @@ def _check_data(cfg: "Config") -> None:
               "labelled recordings kept (0.01 = 1 %; 1 keeps them all)")
     _positive("data.crop_seconds", d.crop_seconds)
     _at_least("data.crops_per_item", d.crops_per_item, 1)
+    _at_least("data.windows_per_epoch", d.windows_per_epoch, 1)
     _at_least("data.image_size", d.image_size, 8)
     _at_least("data.batch_size", d.batch_size, 2)
     _at_least("data.num_workers", d.num_workers, 0)

@@ -26,6 +26,7 @@ MAX_COUNT = 2**20
 # Fields with a tighter bound than MAX_COUNT: (most, why and what to do).
 MAX_OF = {
     "data.crops_per_item": (64, "no method uses more views than 2 + augment.num_local_crops; lower it"),
+    "data.windows_per_epoch": (1024, "each visit is one more sample an epoch; count the budget in epochs instead"),
     "data.image_size": (4096, "images are cropped to image_size x image_size on the device; lower it"),
     "augment.num_local_crops": (32, "each local crop is one more forward pass per item; lower it"),
     "model.proj_hidden_dim": (65536, "a wider projector only costs memory; lower it"),

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 import yaml
 
 from ssl_core.checkpoint import CONFIG_FILE, read_checkpoint
-from ssl_core.config import Config, config_from_dict
+from ssl_core.config import Config, config_from_dict, parse_override, set_value
 # The layout is in its own small module so the trainer can write it without importing this one.
 from ssl_core.run_layout import (BEST_CHECKPOINT, CHECKPOINTS_DIR, TENSORBOARD_DIR, best_checkpoint,  # noqa: F401
                                  checkpoints_dir, epoch_checkpoint, tensorboard_dir)
@@ -58,7 +58,7 @@ class LoadedRun:
 
 
 def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = None,
-             trained: bool = True) -> LoadedRun:
+             trained: bool = True, overrides: Sequence[str] = ()) -> LoadedRun:
     """Rebuild the run of ``checkpoint_dir`` exactly as the trainer built it, with its weights.
 
     Args:
@@ -68,6 +68,8 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
             embeds on the GPU.
         trained: False keeps the weights the trainer started from (same seed, same order of
             construction): the untrained baseline of the same run.
+        overrides: ``key=value`` changes to the stored config, for settings that do not change
+            the weights (``eval.*``, ``data.eval_windows``): the same network evaluated another way.
 
     The global RNG is seeded with ``train.seed`` first: the view maker draws augmentations
     from it (``align``, the view pairs), so every report of the same checkpoint is the same.
@@ -77,6 +79,9 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
 
     checkpoint_dir = Path(checkpoint_dir)
     cfg = read_run_config(checkpoint_dir)
+    for text in overrides:
+        set_value(cfg, *parse_override(text))
+    cfg.validate()
     cfg.data.num_workers = 0  # one pass over a split: loader processes would cost more than they save
     cfg.train.compile = False  # compiling pays over many steps, not for one evaluation
     cfg.data.placement = "loader"  # a report trains nothing: no decoded split copied onto the device

@@ -19,10 +19,12 @@ _SEED_HIGH = 2**63 - 1
 class EpochSampler(torch.utils.data.Sampler):
     """Yields ``(item_index, sample_seed)`` for this rank's share of one epoch.
 
-    For epoch e: ``rng = np.random.default_rng([seed, e])``; the order is ``rng.permutation(n)``
-    (or ``arange(n)`` without shuffle) and one sample seed per position is drawn from the same
-    rng. The order (with its seeds) is padded by wrapping around, or truncated if ``drop_last``,
-    to a multiple of ``world_size``; rank r takes ``order[r::world_size]``. Every rank sees the
+    For epoch e: ``rng = np.random.default_rng([seed, e])``; the order is ``rng.permutation(n * r)
+    % n`` (or ``arange(n * r) % n`` without shuffle) for ``r = repeats`` and one sample seed per
+    position is drawn from the same rng. ``repeats`` > 1 visits every item r times an epoch, each
+    time with its own seed, so a long recording gives r different windows an epoch
+    (``data.windows_per_epoch``); ``repeats`` = 1 is the plain epoch, draw for draw. The order
+    (with its seeds) is padded by wrapping around, or truncated if ``drop_last``, to a multiple of ``world_size``; rank r takes ``order[r::world_size]``. Every rank sees the
     same length, which keeps distributed collectives in step.
     """
 
@@ -34,6 +36,7 @@ class EpochSampler(torch.utils.data.Sampler):
         rank: int = 0,
         world_size: int = 1,
         drop_last: bool = False,
+        repeats: int = 1,
     ) -> None:
         super().__init__()
         if num_items < 1:
@@ -44,12 +47,15 @@ class EpochSampler(torch.utils.data.Sampler):
             raise ValueError(f"rank {rank} must be in [0, {world_size - 1}]")
         if seed < 0:
             raise ValueError(f"seed {seed} must be >= 0")
+        if repeats < 1:
+            raise ValueError(f"repeats {repeats} must be >= 1")
         self.num_items = num_items
         self.seed = seed
         self.shuffle = shuffle
         self.rank = rank
         self.world_size = world_size
         self.drop_last = drop_last
+        self.repeats = repeats
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -59,17 +65,18 @@ class EpochSampler(torch.utils.data.Sampler):
         self.epoch = epoch
 
     def _total(self) -> int:
+        positions = self.num_items * self.repeats
         if self.drop_last:
-            return (self.num_items // self.world_size) * self.world_size
-        return math.ceil(self.num_items / self.world_size) * self.world_size
+            return (positions // self.world_size) * self.world_size
+        return math.ceil(positions / self.world_size) * self.world_size
 
     def __len__(self) -> int:
         return self._total() // self.world_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        n = self.num_items
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        n = self.num_items * self.repeats
+        order = (rng.permutation(n) if self.shuffle else np.arange(n)) % self.num_items
         seeds = rng.integers(0, _SEED_HIGH, size=n, dtype=np.int64)
         total = self._total()
         # np.resize repeats the array cyclically: wrap-around padding, or truncation.
