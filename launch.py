@@ -21,54 +21,14 @@ from pathlib import Path
 from search_spaces import (SearchSpaceError, grace_for_epochs, list_spaces, load_space, probe_points,
                            resolve_config, validate_space, with_budget)
 from trainables.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
+from trainables.search_records import RecordsError, prepare
 from ssl_core.config import ConfigError
+from launch_args import DEFAULT_PROFILE, DEFAULT_SPACE, LAUNCH_FILE, REPO, SPACE_FILE, parse_args
 from launch_checks import (ArgumentError, check_flags, check_resumable, check_storage_writable, describe_sources,
                            given_values, unreadable_experiment_state, within_machine)
 
 
-REPO = Path(__file__).resolve().parent
-DEFAULT_PROFILE = REPO / "cluster" / "workstation.yaml"
-DEFAULT_SPACE = "simclr_temp"
-SPACE_FILE = "space.yaml"  # <experiment>/space.yaml: the space as searched (budget flags applied)
-LAUNCH_FILE = "launch.json"  # <experiment>/launch.json: the space's name, the command, the overrides
 ADDRESS_TIMEOUT_S = 5.0
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python launch.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--space", help=f"a shipped space name or a YAML file (default {DEFAULT_SPACE}; with --resume "
-                                   f"or --summarise, the experiment's stored {SPACE_FILE})")
-    p.add_argument("--list-spaces", action="store_true", help="print the shipped spaces, one line each")
-    p.add_argument("--data", help="dataset: an embedded name (birdsong, birdsong-x2 ... birdsong-x16, digits) "
-                                  "or a directory")
-    p.add_argument("--trials", type=int, help="number of trials (default: the space's budget)")
-    p.add_argument("--epochs", type=int, help="epochs per trial (default: the space's budget)")
-    p.add_argument("--concurrent", type=int, help="trials at once (default: the space's, capped by resources)")
-    p.add_argument("--profile", default=str(DEFAULT_PROFILE),
-                   help="resource profile: trials per GPU, CPUs per trial (default cluster/workstation.yaml)")
-    p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs per trial; 0.5 lets two trials share a GPU (default: from --profile)")
-    p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: from --profile)")
-    p.add_argument("--workers-per-trial", type=int, default=None,
-                   help="DDP workers per trial, each with a share of the trial's CPUs/GPUs (default: from --profile)")
-    p.add_argument("--address", help="Ray cluster address ('auto' under ray job submit); default: a local Ray")
-    p.add_argument("--storage", default=None,
-                   help="results root, reachable by every node (default $SSL_SEARCH_STORAGE, else ./runs)")
-    p.add_argument("--name", help="experiment name (default: <space>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the experiment --name under --storage")
-    p.add_argument("--seed", type=int, default=0, help="Optuna sampler seed (default 0)")
-    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="change the space's base config, e.g. --override data.batch_size=32 (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="validate, print the space and the resource plan, exit")
-    p.add_argument("--summarise", metavar="DIR",
-                   help="write the summary, trial table, best config, test-split metrics, the backbone and "
-                        "figures again from the experiment folder DIR alone (finished or interrupted); no Ray")
-    args = p.parse_args(argv)
-    # Resolved here, so that a check can say where an empty storage came from.
-    args.storage_from_env = args.storage is None and "SSL_SEARCH_STORAGE" in os.environ
-    args.storage = os.environ.get("SSL_SEARCH_STORAGE", "runs") if args.storage is None else args.storage
-    return args
 
 
 class LaunchError(ValueError):
@@ -231,15 +191,19 @@ def _summarise(args: argparse.Namespace) -> int:
         results, statuses = load_experiment(experiment)
     except (ValueError, LookupError, TypeError, AttributeError, EOFError) as err:  # a corrupt experiment_state
         return _fail(unreadable_experiment_state(experiment, err))
+    from trainables.results import shown_path
+    from trainables.search_records import after_results
+
     try:
         print(write_results(results, space, experiment, statuses))
+        print("\n".join(after_results(experiment, space, shown_path(experiment))))
     except FileNotFoundError as err:  # a deleted trial folder or checkpoint, a dataset moved away
         return _fail(f"{err}; --summarise needs the trial folders of {experiment} and the dataset the search used")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__)
     if args.list_spaces:
         for name, description in list_spaces():
             print(f"{name:16s} {description}")
@@ -266,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         user_overrides = list(args.override) + ([f"data.dataset={args.data}"] if args.data else [])
         validate_space(space, user_overrides)  # the one validation of the space in this process
         name = _experiment_name(args, space.name, storage)
+        records = prepare(args, space, user_overrides, storage, _stored_space)
         if args.address:
             _check_address(args.address)
     except (SearchSpaceError, ConfigError, ProfileError, LaunchError, ArgumentError, FileNotFoundError,
-            json.JSONDecodeError) as err:
+            json.JSONDecodeError, RecordsError) as err:
         return _fail(str(err))
 
     connected = False
@@ -319,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         except LaunchError as err:
             return _fail(str(err))
         plan = SearchPlan(space=space, overrides=tuple(overrides), storage_path=storage, experiment=name,
-                          resources=resources, concurrent=concurrent, seed=args.seed, address=args.address)
+                          resources=resources, concurrent=concurrent, seed=args.seed, address=args.address,
+                          warm_start=records.warm_start, repeat_imported=args.warm_start_repeat, mlflow=records.mlflow)
         print(describe_sources(space.describe(), given_values(args.override, args.data)))
         where = f"the cluster at {args.address}" if args.address else "this machine"
         print(f"resources: {cpus:g} CPUs, {gpus:g} GPUs on {where}; profile {profile.name} ({profile.source}); "
@@ -331,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         if warning:
             print(warning)
         print(f"experiment: {plan.experiment_dir}")
+        if records.warm_start:
+            print("\n".join(records.warm_start.lines()))
         if args.dry_run:
             return 0
         connected = True  # the search below starts (or already uses) the Ray session; shut it down after
@@ -356,13 +324,19 @@ def _budgeted(space, args: argparse.Namespace):
 def _run(plan, resume: bool, argv: list[str]) -> int:
     import ray
 
-    from trainables.results import load_experiment, write_results
+    from trainables.results import load_experiment, shown_path, write_results
     from trainables.search import run_search, start_ray
+    from trainables.search_records import after_results
 
     started = time.perf_counter()
     if not ray.is_initialized():  # a cluster (--address) is already connected by main()
         start_ray(plan)
     _record_launch(plan, resume, argv)
+    if plan.mlflow is not None:
+        from trainables.mlflow_log import start_parent
+
+        plan = dataclasses.replace(plan, mlflow_parent=start_parent(plan.mlflow, plan.experiment, {
+            "space": plan.space.name, "command": " ".join(argv), **plan.space.budget}))
     run_search(plan, resume=resume)
     # Read back from the experiment folder, as --summarise does: one path for both.
     results, statuses = load_experiment(plan.experiment_dir)
@@ -372,6 +346,8 @@ def _run(plan, resume: bool, argv: list[str]) -> int:
         confirm_after_search(plan, results, statuses)
         results, statuses = load_experiment(plan.experiment_dir)
     print(write_results(results, plan.space, plan.experiment_dir, statuses))
+    print("\n".join(after_results(plan.experiment_dir, plan.space, shown_path(plan.experiment_dir), plan.mlflow,
+                                  plan.mlflow_parent)))
     print(f"search took {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -10,25 +10,67 @@ memory), are told as FAIL whatever they reported, so TPE learns the region is ba
 The value told is the trial's score as the summary ranks it (``ssl_core.objective``): its best
 objective after epoch 0, not its last report nor the untrained network's epoch-0 score. It is
 tracked from each result and kept in the searcher's state, so a resumed search tells the same.
+
+With ``study_dir`` the study lives in ``<experiment>/optuna.journal`` (``trainables/optuna_store.py``),
+written as the search runs: each trial carries its Tune id, and when it ends the epoch and 95 %
+interval its score comes from. Tune pickles this searcher into its experiment state; a resumed
+search reopens the journal (where the experiment folder is now, see :func:`resume_study_in`) and
+writes into the same study: trials it had not told yet are told once, and those asked after the
+last saved state, which no resumed trial will use, are told FAIL and marked ``abandoned``.
+
+After a warm start (``trainables/warm_start.py``) the study begins with an earlier search's
+trials, marked ``warm_start_from``; a proposal equal to one of them is not run again unless
+``repeat_imported``: it is told FAIL, marked ``duplicate_of``, and Optuna asked anew.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
+import optuna
 from optuna.trial import TrialState
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ssl_core.objective import is_improvement
+from trainables import optuna_store as store
 from trainables.worker_loop import FAILURE_KEY
+
+# Proposals in a row that repeat earlier trials before the search gives up proposing: a small
+# categorical space can be exhausted by the earlier study.
+MAX_DUPLICATES = 50
+_resume_dir: Path | None = None  # where a resumed experiment is now (set by resume_study_in)
+
+
+@contextlib.contextmanager
+def resume_study_in(experiment_dir: Path) -> Iterator[None]:
+    """While a search is restored, its searcher reopens the study in ``experiment_dir``.
+
+    Tune restores the searcher from its pickle and tells it nothing about the experiment folder
+    (only a staging folder under Ray's session), and the folder may have moved since it started.
+    """
+    global _resume_dir
+    _resume_dir = Path(experiment_dir)
+    try:
+        yield
+    finally:
+        _resume_dir = None
 
 
 class PruningAwareOptunaSearch(OptunaSearch):
-    def __init__(self, *args: Any, full_epochs: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, full_epochs: int, study_dir: Path | None = None, repeat_imported: bool = False,
+                 **kwargs: Any) -> None:
+        if study_dir is not None:
+            kwargs.update(storage=store.journal_storage(store.study_path(study_dir)), study_name=Path(study_dir).name)
         super().__init__(*args, **kwargs)
         self._full_epochs = full_epochs
+        self._study_dir = None if study_dir is None else Path(study_dir)
+        self._repeat_imported = repeat_imported
         self._best: dict[str, float] = {}  # trial id -> best objective after epoch 0 (saved with the searcher)
+        self._best_at: dict[str, tuple[int, float | None, float | None]] = {}  # -> its epoch and 95 % interval
         self._steps: dict[str, set[int]] = {}  # trial id -> epochs already told as intermediate values
 
     def _track(self, trial_id: str, result: dict | None) -> None:
@@ -36,6 +78,32 @@ class PruningAwareOptunaSearch(OptunaSearch):
         if isinstance(epoch, (int, float)) and epoch > 0 and isinstance(value, (int, float)) and \
                 is_improvement(float(value), self._best.get(trial_id), self.mode):
             self._best[trial_id] = float(value)
+            self._best_at[trial_id] = (int(epoch), result.get(f"{self.metric}_low"), result.get(f"{self.metric}_high"))
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        """Optuna's proposal, tagged with the Tune trial id; after a warm start, one no earlier
+        trial evaluated (unless ``repeat_imported``)."""
+        for _ in range(MAX_DUPLICATES):
+            params = super().suggest(trial_id)
+            ot_trial = self._ot_trials[trial_id]
+            earlier = None if self._repeat_imported else self._imported().get(_key(ot_trial.params))
+            if earlier is None:
+                ot_trial.set_user_attr(store.ATTR_TUNE_ID, trial_id)
+                return params
+            del self._ot_trials[trial_id]
+            ot_trial.set_user_attr(store.ATTR_DUPLICATE, earlier)
+            self._ot_study.tell(ot_trial, state=TrialState.FAIL)
+        print(f"note: Optuna proposed {MAX_DUPLICATES} configurations in a row that the warm start's earlier search "
+              f"already evaluated; this search proposes no more (widen the space, or pass --warm-start-repeat)",
+              flush=True)
+        return Searcher.FINISHED
+
+    def _imported(self) -> dict[tuple, int]:
+        """Params of the warm start's earlier trials -> their number in this study."""
+        if self._ot_study is None:
+            return {}
+        return {_key(t.params): t.number for t in self._ot_study.get_trials(deepcopy=False)
+                if store.ATTR_IMPORTED in t.user_attrs}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Each evaluation becomes an intermediate value at step ``epoch`` (Ray's own uses
@@ -67,6 +135,14 @@ class PruningAwareOptunaSearch(OptunaSearch):
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
         epoch = (result or {}).get("epoch")
+        if ot_trial.storage.get_trial(ot_trial._trial_id).state.is_finished():
+            self._completed_trials.add(trial_id)  # told before an interruption; a resumed search tells once
+            return None
+        if trial_id in self._best_at:
+            best_epoch, low, high = self._best_at[trial_id]
+            ot_trial.set_user_attr(store.ATTR_BEST_EPOCH, best_epoch)
+            for key, value in store.interval_attrs(self.metric, low, high).items():
+                ot_trial.set_user_attr(key, value)
         if error or (result or {}).get(FAILURE_KEY):
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
         elif epoch is not None and epoch < self._full_epochs:
@@ -76,9 +152,37 @@ class PruningAwareOptunaSearch(OptunaSearch):
             return super().on_trial_complete(trial_id, self._scored(trial_id, result), error)
         self._completed_trials.add(trial_id)
 
+    def restore(self, checkpoint_path: str) -> None:
+        """Tune's restore, then the study reopened from its journal (see the module's docstring)."""
+        super().restore(checkpoint_path)
+        self.__dict__.setdefault("_best_at", {})  # a searcher saved before intervals were kept
+        if getattr(self, "_study_dir", None) is None:
+            return  # saved before the study was kept on disk: its in-memory study goes on
+        self._study_dir = _resume_dir or self._study_dir
+        self._storage = store.journal_storage(store.study_path(self._study_dir))
+        study = optuna.load_study(study_name=self._study_name, storage=self._storage, sampler=self._sampler,
+                                  pruner=optuna.pruners.NopPruner())
+        self._ot_study = study
+        self._ot_trials = {tid: optuna.Trial(study, t._trial_id) for tid, t in self._ot_trials.items()}
+        known = {t._trial_id for t in self._ot_trials.values()}
+        for tid, ot_trial in self._ot_trials.items():
+            if ot_trial._cached_frozen_trial.state.is_finished():  # told after the last saved state
+                self._completed_trials.add(tid)
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen._trial_id not in known:
+                self._storage.set_trial_user_attr(frozen._trial_id, store.ATTR_ABANDONED,
+                                                  "asked after the last saved search state; the resumed search "
+                                                  "does not run it")
+                self._storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
+
     def trial_states(self) -> dict[str, int]:
         """How many Optuna trials ended in each state (COMPLETE, PRUNED, FAIL, RUNNING)."""
         counts: dict[str, int] = {}
         for trial in self._ot_study.trials:
             counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
         return counts
+
+
+def _key(params: dict[str, Any]) -> tuple:
+    """Params as a comparable key: sorted ``(name, value)`` pairs, values by ``repr``."""
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))

@@ -20,7 +20,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from search_spaces import SearchSpace
 from ssl_core.eval.collapse_rule import collapse_reason
-from trainables.optuna_search import PruningAwareOptunaSearch
+from trainables.mlflow_log import MlflowTarget
+from trainables.optuna_search import PruningAwareOptunaSearch, resume_study_in
+from trainables.warm_start import WarmStart, import_trials
 from trainables.trial import TRIAL_DRIVER, TrialResources, TrialSetup, make_trainable
 from trainables.tune_space import tune_param_space
 
@@ -35,6 +37,10 @@ class SearchPlan:
     concurrent: int  # trials at once, from the resource plan
     seed: int = 0
     address: str | None = None  # None: start a local Ray
+    warm_start: WarmStart | None = None  # an earlier search's trials for the study (--warm-start)
+    repeat_imported: bool = False  # may propose the warm start's configurations again (--warm-start-repeat)
+    mlflow: MlflowTarget | None = None  # log trials to MLflow (--mlflow)
+    mlflow_parent: str | None = None  # the search's parent run there
 
     @property
     def experiment_dir(self) -> Path:
@@ -157,8 +163,9 @@ def _searcher(plan: SearchPlan) -> PruningAwareOptunaSearch:
     space = plan.space
     sampler = optuna.samplers.TPESampler(seed=plan.seed, multivariate=True,
                                          n_startup_trials=min(10, max(2, space.trials // 3)))
-    return PruningAwareOptunaSearch(metric=space.metric, mode=space.mode, sampler=sampler, seed=plan.seed,
-                                    full_epochs=space.epochs)
+    # No seed= beside the sampler (Ray ignores it then, with a warning); the sampler has it.
+    return PruningAwareOptunaSearch(metric=space.metric, mode=space.mode, sampler=sampler, full_epochs=space.epochs,
+                                    study_dir=plan.experiment_dir, repeat_imported=plan.repeat_imported)
 
 
 def _trainable(plan: SearchPlan):
@@ -176,23 +183,31 @@ def trial_retries(resources: TrialResources) -> int:
 def run_search(plan: SearchPlan, resume: bool = False) -> tune.ResultGrid:
     """Fit the Tuner (or restore it from ``plan.experiment_dir``) and return its results."""
     trainable = _trainable(plan)
-    if resume:
-        tuner = tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True)
-    else:
-        space = plan.space
-        grace = space.scheduler.get("grace_period", 1)
-        tuner = tune.Tuner(
-            trainable,
-            param_space=tune_param_space(space),
-            tune_config=tune.TuneConfig(search_alg=_searcher(plan), scheduler=_scheduler(space),
-                                        num_samples=space.trials, max_concurrent_trials=plan.concurrent),
-            run_config=tune.RunConfig(name=plan.experiment, storage_path=str(plan.storage_path),
-                                      stop=CollapseStopper(grace),
-                                      failure_config=tune.FailureConfig(max_failures=trial_retries(plan.resources)),
-                                      # The newest two: what a restarted trial resumes from (the
-                                      # trainer keeps the best beside them, under <trial>/ssl/).
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
-        )
+    if resume:  # the searcher and the MLflow callback come back from Tune's saved state
+        with resume_study_in(plan.experiment_dir):
+            tuner = tune.Tuner.restore(str(plan.experiment_dir), trainable=trainable, resume_errored=True)
+            return tuner.fit()
+    space = plan.space
+    grace = space.scheduler.get("grace_period", 1)
+    if plan.warm_start is not None:
+        import_trials(plan.experiment_dir, space, plan.warm_start)
+    callbacks = []
+    if plan.mlflow is not None and plan.mlflow_parent is not None:
+        from trainables.mlflow_log import trial_callback
+
+        callbacks.append(trial_callback(plan.mlflow, plan.experiment, plan.mlflow_parent))
+    tuner = tune.Tuner(
+        trainable,
+        param_space=tune_param_space(space),
+        tune_config=tune.TuneConfig(search_alg=_searcher(plan), scheduler=_scheduler(space),
+                                    num_samples=space.trials, max_concurrent_trials=plan.concurrent),
+        run_config=tune.RunConfig(name=plan.experiment, storage_path=str(plan.storage_path),
+                                  stop=CollapseStopper(grace), callbacks=callbacks,
+                                  failure_config=tune.FailureConfig(max_failures=trial_retries(plan.resources)),
+                                  # The newest two: what a restarted trial resumes from (the
+                                  # trainer keeps the best beside them, under <trial>/ssl/).
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )
     return tuner.fit()
 
 
