@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssl_core.augment import AudioViewMaker, ImageViewMaker
+from ssl_core.budget import steps_per_epoch, training_budget
 from ssl_core.config import Config, ConfigError
 from ssl_core.data import (AudioCropDataset, DatasetIndex, EpochSampler, ImageDataset, load_dataset,
                            split_by_fold, split_by_recording)
@@ -235,9 +236,9 @@ def build_data(cfg: Config, rank: int, world_size: int, device: torch.device,
     local_batch = cfg.data.batch_size // world_size
     sampler = EpochSampler(len(splits["train"]), seed=cfg.train.seed, shuffle=True, rank=rank,
                            world_size=world_size, repeats=cfg.data.windows_per_epoch)
-    steps = len(sampler) // local_batch
-    if cfg.train.max_steps_per_epoch:
-        steps = min(steps, cfg.train.max_steps_per_epoch)
+    steps = steps_per_epoch(cfg, len(splits["train"]), world_size)  # the budget's own count (ssl_core.budget)
+    if announce and rank == 0:
+        print(f"budget: {training_budget(cfg, len(splits['train']), world_size=world_size).describe()}", flush=True)
     batches = train_batches(cfg, index, splits["train"], sampler, local_batch, steps, device,
                             announce=announce and rank == 0)
     return DataBundle(index=index, splits=splits, train_batches=batches,
