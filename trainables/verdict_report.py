@@ -20,6 +20,7 @@ import numpy as np
 from search_spaces import SearchSpace
 from ssl_core.atomic import atomic_write_text
 from ssl_core.checkpoint import read_checkpoint
+from ssl_core.finetune_table import verdict_rows as finetune_verdict_rows
 from trainables.confirm import BASE, SUPERVISED, read_candidates
 from trainables.confirm_results import confirmed_runs, eligible, lead_over_runner_up, ranking_lines
 
@@ -97,8 +98,11 @@ def verdict_block(winner: Winner, space: SearchSpace, experiment_dir: Path) -> l
     for name, checkpoints, note in winner.references:
         others.append((score_trained(checkpoints, name, note), False))
     verdict = decide(best, others, metric, _shortcut(winner.checkpoints))
-    atomic_write_text(experiment_dir / VERDICT_FILE, json.dumps(verdict.to_dict(), indent=2) + "\n")
-    lines = verdict.lines()
+    # `python -m ssl_core.finetune <experiment>` ran: its fine-tuned vs from-scratch rows join the verdict.
+    finetune = finetune_verdict_rows(experiment_dir)
+    atomic_write_text(experiment_dir / VERDICT_FILE,
+                      json.dumps(verdict.to_dict() | {"finetune": finetune}, indent=2) + "\n")
+    lines = verdict.lines() + finetune
     if metric != space.metric:
         lines.append(f"- (the search's objective is {space.metric}; the verdict uses kNN top-1, the one score "
                      "every contender has)")
