@@ -80,6 +80,11 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._best[trial_id] = float(value)
             self._best_at[trial_id] = (int(epoch), result.get(f"{self.metric}_low"), result.get(f"{self.metric}_high"))
 
+    def _setup_study(self, mode: str | list) -> None:
+        super()._setup_study(mode)
+        if getattr(self, "_study_dir", None) is not None and isinstance(self.metric, str):
+            store.name_objective(self._ot_study, self.metric)
+
     def suggest(self, trial_id: str) -> dict | str | None:
         """Optuna's proposal, tagged with the Tune trial id; after a warm start, one no earlier
         trial evaluated (unless ``repeat_imported``)."""
@@ -131,13 +136,16 @@ class PruningAwareOptunaSearch(OptunaSearch):
         return {**(result or {}), self.metric: self._best.get(trial_id, math.nan)}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Tell Optuna how the trial ended. Tune hands a trial's last result only here, not to
+        :meth:`on_trial_result`, so it is tracked and told as an intermediate value first."""
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
-        epoch = (result or {}).get("epoch")
         if ot_trial.storage.get_trial(ot_trial._trial_id).state.is_finished():
             self._completed_trials.add(trial_id)  # told before an interruption; a resumed search tells once
             return None
+        self._track(trial_id, result)
+        epoch = (result or {}).get("epoch")
         if trial_id in self._best_at:
             best_epoch, low, high = self._best_at[trial_id]
             ot_trial.set_user_attr(store.ATTR_BEST_EPOCH, best_epoch)
@@ -145,12 +153,16 @@ class PruningAwareOptunaSearch(OptunaSearch):
                 ot_trial.set_user_attr(key, value)
         if error or (result or {}).get(FAILURE_KEY):
             self._ot_study.tell(ot_trial, state=TrialState.FAIL)
-        elif epoch is not None and epoch < self._full_epochs:
-            self._report(trial_id, self._scored(trial_id, result)[self.metric], int(epoch))
+            self._completed_trials.add(trial_id)
+            return None
+        value = (result or {}).get(self.metric)
+        if isinstance(epoch, (int, float)) and isinstance(value, (int, float)):
+            self._report(trial_id, float(value) if epoch <= 0 else self._best.get(trial_id, math.nan), int(epoch))
+        if epoch is not None and epoch < self._full_epochs:
             self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
-        else:
-            return super().on_trial_complete(trial_id, self._scored(trial_id, result), error)
-        self._completed_trials.add(trial_id)
+            self._completed_trials.add(trial_id)
+            return None
+        return super().on_trial_complete(trial_id, self._scored(trial_id, result), error)
 
     def restore(self, checkpoint_path: str) -> None:
         """Tune's restore, then the study reopened from its journal (see the module's docstring)."""

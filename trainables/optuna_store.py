@@ -18,6 +18,9 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
+import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -37,6 +40,14 @@ ATTR_IMPORTED = "warm_start_from"  # imported from an earlier search's study (it
 ATTR_IMPORTED_NUMBER = "warm_start_trial"  # its number there
 ATTR_DUPLICATE = "duplicate_of"  # proposed again after a warm start, told FAIL, not run
 ATTR_ABANDONED = "abandoned"  # asked before an interruption the resumed search does not know
+
+
+def name_objective(study: optuna.Study, metric: str) -> None:
+    """Name the study's objective after the metric (the dashboard's axes say ``knn_top1``, not
+    ``Objective 0``); Optuna marks the call experimental, which is no news to a user here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric])
 
 
 def study_path(experiment_dir: str | Path) -> Path:
@@ -99,19 +110,24 @@ def load_search_study(experiment_dir: str | Path) -> optuna.Study:
     return optuna.load_study(study_name=names[0], storage=storage)
 
 
-def _progress(trial_dir: Path, metric: str) -> list[tuple[int, float]]:
-    """``(epoch, metric)`` of each evaluation in a trial folder's ``progress.csv`` (Tune's)."""
+def _progress(trial_dir: Path, metric: str) -> tuple[list[tuple[int, float]], tuple[datetime, datetime] | None]:
+    """A trial folder's ``progress.csv`` (Tune's): ``(epoch, metric)`` of each evaluation, and when
+    the trial started and last reported (None without times)."""
     path = trial_dir / "progress.csv"
     if not path.is_file():
-        return []
+        return [], None
+    history, times = [], []
     with path.open(newline="") as handle:
-        out = []
         for row in csv.DictReader(handle):
             try:
-                out.append((int(float(row["epoch"])), float(row[metric])))
+                times.append((float(row["timestamp"]), float(row.get("time_total_s") or 0.0)))
+                history.append((int(float(row["epoch"])), float(row[metric])))
             except (KeyError, TypeError, ValueError):
                 continue  # a row without an evaluation
-        return out
+    if not times:
+        return history, None
+    start = min(t - total for t, total in times)
+    return history, (datetime.fromtimestamp(start), datetime.fromtimestamp(max(t for t, _ in times)))
 
 
 def rebuild_study(experiment_dir: str | Path, space: SearchSpace) -> Path:
@@ -133,22 +149,31 @@ def rebuild_study(experiment_dir: str | Path, space: SearchSpace) -> Path:
     for trial in memory.trials:
         name = trial.user_attrs.get(ATTR_NAME, "")
         row = rows.get(name, {})
-        steps = told_values(_progress(experiment_dir / name, space.metric), space.mode) or trial.intermediate_values
+        history, times = _progress(experiment_dir / name, space.metric)
+        steps = told_values(history, space.mode) or trial.intermediate_values
         attrs = dict(trial.user_attrs)
         attrs.update(interval_attrs(space.metric, _float(row.get(f"best_{space.metric}_low")),
                                     _float(row.get(f"best_{space.metric}_high"))))
         if row.get("best_epoch"):
             attrs[ATTR_BEST_EPOCH] = int(float(row["best_epoch"]))
         attrs["rebuilt_from"] = "trials.csv"
-        value = trial.value if trial.state == TrialState.COMPLETE else None
-        trials.append(optuna.trial.create_trial(params=trial.params, distributions=trial.distributions,
-                                                value=value, state=trial.state, user_attrs=attrs,
-                                                intermediate_values=steps if trial.state != TrialState.FAIL else {}))
+        tune_id = re.search(r"_([0-9a-f]{8})_", name)
+        if tune_id:
+            attrs[ATTR_TUNE_ID] = tune_id.group(1)
+        # FrozenTrial rather than create_trial: the dashboard's timeline shows when each trial ran.
+        trials.append(FrozenTrial(
+            number=trial.number, trial_id=trial.number, state=trial.state, params=trial.params,
+            distributions=trial.distributions, user_attrs=attrs, system_attrs={},
+            value=trial.value if trial.state == TrialState.COMPLETE else None,
+            intermediate_values=steps if trial.state != TrialState.FAIL else {},
+            datetime_start=times[0] if times else trial.datetime_start,
+            datetime_complete=times[1] if times else trial.datetime_complete))
     target = study_path(experiment_dir)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     study = optuna.create_study(study_name=experiment_dir.name, storage=journal_storage(tmp),
                                 direction=memory.direction)
+    name_objective(study, space.metric)
     study.add_trials(trials)
     os.replace(tmp, target)
     return target

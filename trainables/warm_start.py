@@ -155,6 +155,7 @@ def import_trials(experiment_dir: Path, new: SearchSpace, plan: WarmStart) -> op
     study = optuna.create_study(study_name=experiment_dir.name, load_if_exists=True,
                                 storage=store.journal_storage(store.study_path(experiment_dir)),
                                 direction="maximize" if new.mode == "max" else "minimize")
+    store.name_objective(study, new.metric)
     if not any(store.ATTR_IMPORTED in t.user_attrs for t in study.get_trials(deepcopy=False)):
         study.add_trials(plan.trials)  # once: a resumed search's study has them already
     return study
