@@ -72,8 +72,8 @@ def resolve_source(folder: Path, out_dir: Path) -> Source:
         return Source(folder, cfg, folder / BACKBONE_FILE, f"{folder.name}: the search's recommended configuration")
     if (folder / "space.yaml").is_file() or (folder / "launch.json").is_file():
         raise FinetuneError(f"the search in {folder} has no exported backbone yet ({BACKBONE_FILE}, {CONFIG_FILE}); "
-                            f"write its summary first: `python launch.py --summarise --name {folder.name} "
-                            f"--storage {folder.parent}` (or finish it with --resume)")
+                            f"write its summary first: `python launch.py --summarise {folder}` (or finish the "
+                            f"search with `python launch.py --resume --name {folder.name} --storage {folder.parent}`)")
     from ssl_core.run_layout import best_checkpoint
 
     checkpoint = best_checkpoint(folder)

@@ -121,7 +121,7 @@ def test_bad_input_is_refused_with_the_fix_before_training(tmp_path, capsys, dig
     search.mkdir()
     (search / "space.yaml").write_text("description: x\n")
     assert main([str(search)]) == 2
-    assert "launch.py --summarise --name search" in capsys.readouterr().err
+    assert f"launch.py --summarise {search}" in capsys.readouterr().err
     for bad in ("0", "1.5", "-0.1", "ten"):
         with pytest.raises(SystemExit) as exit_info:
             main([str(search), "--fractions", bad])
@@ -141,3 +141,36 @@ def test_bad_input_is_refused_with_the_fix_before_training(tmp_path, capsys, dig
     assert main([str(experiment), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "label" in err and not (experiment / FINETUNE_DIR / RESULTS_DIR).exists(), err
+
+
+@pytest.mark.slow
+def test_a_tiny_real_search_gets_fine_tune_rows_in_its_verdict_after_summarise(tmp_path, data_cache,
+                                                                              birdsong_root) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.tiny import tiny_space_text
+
+    repo = Path(__file__).resolve().parents[1]
+    space = tmp_path / "tiny.yaml"
+    space.write_text(tiny_space_text({"method.temperature": {"loguniform": [0.05, 1.0]}}, trials=2, epochs=1,
+                                     concurrent=2, base={"eval": {"linear_probe": "never"}}))
+    env = dict(os.environ, SSL_SEARCH_CACHE=str(data_cache))
+
+    def launch(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "launch.py", *args], cwd=repo, env=env, text=True,
+                              capture_output=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout
+
+    launch("--space", str(space), "--storage", str(tmp_path / "runs"), "--name", "tiny")
+    experiment = tmp_path / "runs" / "tiny"
+    assert "fine-tuned from the best config" not in (experiment / "summary.md").read_text()
+    assert main([str(experiment), "--fractions", "0.5", "1", "--seeds", "0", "--epochs", "1",
+                 "--device", "cpu"]) == 0
+    launch("--summarise", str(experiment))
+    summary = (experiment / "summary.md").read_text()
+    verdict = summary[summary.index("## Verdict"):summary.index("| contender |")]
+    assert verdict.count("- fine-tuned from the best config vs from scratch") == 2, verdict
+    assert len(json.loads((experiment / "verdict.json").read_text())["finetune"]) == 2

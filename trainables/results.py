@@ -146,10 +146,12 @@ def _values_at(history: Any, metrics: tuple[str, ...], epoch: int | None) -> dic
 
 def label_free_notes(rows: list[TrialRow], space: SearchSpace) -> list[str]:
     """Per label-free metric the trials report: how well its ranking of the scored trials agrees
-    with kNN top-1's (each trial at its scored evaluation). [] when no trial reports one."""
+    with kNN top-1's (each trial at its scored evaluation; trials an interruption left unfinished
+    are left out). [] when no trial reports one."""
     lines = []
+    finished = [r for r in rows if getattr(r, "outcome", None) is None or r.outcome.kind is not Outcome.INTERRUPTED]
     for metric in LABEL_FREE:
-        pairs = [(r.at_best[metric], r.at_best[REFERENCE]) for r in rows
+        pairs = [(r.at_best[metric], r.at_best[REFERENCE]) for r in finished
                  if metric in r.at_best and REFERENCE in r.at_best]
         if metric != space.metric and not pairs:
             continue
