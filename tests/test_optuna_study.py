@@ -67,7 +67,9 @@ def resumed_search(tmp_path_factory, data_cache, birdsong_root) -> tuple[Path, s
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None and _finished(experiment) < 2:
         time.sleep(1)
-    assert proc.poll() is None and _finished(experiment) >= 2, "two trials should finish before the interrupt"
+    if proc.poll() is not None:
+        pytest.fail(f"the search ended (rc {proc.returncode}) before the interrupt:\n{proc.stdout.read()[-4000:]}")
+    assert _finished(experiment) >= 2, "two trials should finish before the interrupt"
     os.kill(proc.pid, signal.SIGINT)  # by pid, as a user's Ctrl-C
     proc.communicate(timeout=300)
     resumed = _launch(args + ["--resume"], data_cache)
