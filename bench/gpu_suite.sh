@@ -7,6 +7,19 @@
 # PyYAML (pytest and hypothesis for the CUDA tests); not ray, not optuna. Runs from any folder:
 # the repository goes on PYTHONPATH. Writes one table per measurement into <out_dir>:
 #
+# soundfile (birdsong is written and decoded as OGG) is the one package a bare GPU image lacks:
+# when it cannot be imported, the wheels in $SSL_SEARCH_WHEELS (default <repo>/.whl: soundfile,
+# cffi, pycparser for the machine's Python) are installed into a throwaway folder first. Fetch
+# them once on a machine with pip (for a Python 3.12 GPU image; git ignores .whl/):
+#
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#     -d .whl soundfile==0.14.0 cffi==2.1.1 pycparser==3.12
+#
+# and on the GPU machine (the device tool: carry [".whl"], timeout_s 570; only the tables come back):
+#
+#   bench/gpu_suite.sh /tmp/suite; s=$?; cp /tmp/suite/*.txt "$OUT"/; exit $s
+#
 #   environment.txt  packages, GPU, data preparation (generation and decoding with every core)
 #   loader.txt       bench/loader.py: samples/s of one loader worker and of the device path
 #   resnet18.txt     bench/pipeline.py, ResNet-18 SimCLR, batch 256, 5 s at 32 kHz, 128 mel, MFU
@@ -30,9 +43,11 @@ fi
 out=$1
 shift
 device=cuda
+setup_only=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --device) device=${2:?--device needs cuda or cpu}; shift 2 ;;
+    --stop-after-setup) setup_only=1; shift ;;  # check and install the packages, run nothing (tests)
     *) echo "unknown argument $1; usage: $0 <out_dir> [--device cpu]" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +57,22 @@ py=${PYTHON:-python}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$repo" || exit 2
+
+if ! "$py" -c "import soundfile" 2> /dev/null; then
+  wheels=${SSL_SEARCH_WHEELS:-$repo/.whl}
+  if ! compgen -G "$wheels/*.whl" > /dev/null; then
+    echo "soundfile cannot be imported and $wheels holds no wheels; fetch soundfile, cffi and pycparser" \
+         "as wheels into $wheels (the pip download command in this script's header) or pip install soundfile" >&2
+    exit 2
+  fi
+  site=$(mktemp -d "${TMPDIR:-/tmp}/ssl-search-site.XXXXXX")
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl \
+    || { echo "installing the wheels of $wheels into $site failed (wheels for another Python?)" >&2; exit 2; }
+  export PYTHONPATH="$site:$PYTHONPATH"  # first: ahead of anything that shadows soundfile
+  "$py" -c "import soundfile" || { echo "soundfile still cannot be imported from $site" >&2; exit 2; }
+  echo "soundfile: installed from $wheels into $site"
+fi
+[[ $setup_only -eq 1 ]] && exit 0
 
 # The ResNet-18 configuration's front end (128 mel bands at 32 kHz, 10 ms hop).
 R18_FRONTEND=(data.sample_rate=32000 frontend.n_mels=128 frontend.n_fft=1024 frontend.hop_length=320

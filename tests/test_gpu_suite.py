@@ -65,3 +65,37 @@ def test_cpu_smoke_suite_writes_every_table(tmp_path, birdsong_root) -> None:
     # No GPU here: the CUDA cases are collected (skipped, or run where they also cover the CPU), none fails.
     assert re.search(r"\d+ (passed|skipped)", cuda_tests) and re.search(r"\d+ deselected", cuda_tests)
     assert "failed" not in cuda_tests and "error" not in cuda_tests.lower()
+
+
+def test_without_soundfile_or_its_wheels_the_suite_stops_at_once_naming_the_fix(tmp_path) -> None:
+    """A bare GPU image lacks soundfile: with no wheels to install it from, the suite says so
+    before any part runs (and writes no table)."""
+    shadow = _shadow(tmp_path / "shadow", ("soundfile",))
+    out = tmp_path / "out"
+    env = os.environ | {"PYTHON": sys.executable, "PYTHONPATH": str(shadow),
+                        "SSL_SEARCH_WHEELS": str(tmp_path / "no_wheels")}
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_suite.sh"), str(out), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "soundfile cannot be imported" in done.stderr and "no_wheels holds no wheels" in done.stderr
+    assert "pip download command in this script's header" in done.stderr
+    assert not (out / "summary.txt").exists()
+
+
+@pytest.mark.slow  # pip installs three wheels into a folder: a few seconds, but it needs them fetched
+def test_carried_wheels_install_soundfile_past_a_shadow(tmp_path) -> None:
+    """The wheel path itself: soundfile shadowed, wheels of this Python's soundfile, cffi and
+    pycparser in $SSL_SEARCH_WHEELS (fetched here by pip from its cache or index; the test fails,
+    not skips, when pip cannot fetch them): the suite installs them and gets past its check."""
+    wheels = tmp_path / "wheels"
+    fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                              "-d", str(wheels), "soundfile==0.14.0", "cffi==2.1.1", "pycparser==3.12"],
+                             capture_output=True, text=True, timeout=300)
+    assert fetched.returncode == 0, fetched.stderr[-2000:]
+    shadow = _shadow(tmp_path / "shadow", ("soundfile",))
+    env = os.environ | {"PYTHON": sys.executable, "PYTHONPATH": str(shadow), "SSL_SEARCH_WHEELS": str(wheels)}
+    # A bad argument after the check stops the suite before any part runs.
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_suite.sh"), str(tmp_path / "out"), "--device", "cpu",
+                           "--stop-after-setup"], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert "soundfile: installed from" in done.stdout, (done.stdout, done.stderr)
+    assert done.returncode == 0, (done.stdout, done.stderr)
