@@ -140,8 +140,10 @@ class MethodConfig(*section_bases(METHOD_OPTIONS)):
 @dataclass
 class OptimConfig:
     name: str = "adamw"  # "sgd", "lars" or "adamw"; AdamW is the most forgiving on small data
-    lr: float = 1e-3  # base learning rate at batch 256 (scaled linearly with the global batch)
-    scale_lr_with_batch: bool = True  # lr = lr * batch_size / 256 (Goyal et al. 2017)
+    # The rate at batch 256, scaled to the global batch: linearly for SGD / LARS, with the square
+    # root for AdamW (ssl_core.optim.effective_lr, with the sources): 1e-3 at batch 64 for AdamW.
+    lr: float = 2e-3
+    scale_lr_with_batch: bool = True  # False: lr is used as given, whatever the batch
     weight_decay: float = 1e-4  # decoupled for AdamW, L2 for SGD/LARS
     momentum: float = 0.9  # SGD / LARS momentum
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay

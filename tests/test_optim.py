@@ -24,7 +24,8 @@ def test_optimiser_kind_lr_and_weight_decay_groups(name, cls) -> None:
     model = _model()
     opt = build_optimizer(model, OptimConfig(name=name, lr=0.4, weight_decay=1e-4), global_batch=128)
     assert isinstance(opt, cls)
-    assert all(g["lr"] == pytest.approx(0.2) for g in opt.param_groups)  # 0.4 * 128 / 256
+    expected = 0.4 * (128 / 256) ** 0.5 if name == "adamw" else 0.2  # square root for AdamW, linear otherwise
+    assert all(g["lr"] == pytest.approx(expected) for g in opt.param_groups)
     optimised = {id(p) for g in opt.param_groups for p in g["params"]}
     assert not any(id(p) in optimised for p in model.target.parameters())
     decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
@@ -50,7 +51,7 @@ def test_warmup_then_cosine_matches_formula() -> None:
             progress = (step - 10) / 40
             expected = 0.256 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         assert lr == pytest.approx(expected, rel=1e-9), step
-    assert effective_lr(OptimConfig(lr=0.3), 512) == pytest.approx(0.6)
+    assert effective_lr(OptimConfig(name="sgd", lr=0.3), 512) == pytest.approx(0.6)
 
 
 @pytest.mark.parametrize("name", ["sgd", "adamw"])
@@ -91,3 +92,11 @@ def test_fused_step_by_default_only_on_cuda_and_never_for_lars() -> None:
     if torch.cuda.is_available():  # on a GPU machine: the default path is the fused one
         gpu_model = _model().cuda()
         assert build_optimizer(gpu_model, OptimConfig(name="adamw"), 256).defaults["fused"]
+
+
+@pytest.mark.parametrize("name, batch, expected", [
+    ("sgd", 512, 0.6), ("lars", 64, 0.075), ("adamw", 64, 0.15), ("adamw", 1024, 0.6), ("adamw", 256, 0.3)])
+def test_rate_follows_the_batch_linearly_for_sgd_and_lars_by_square_root_for_adamw(name, batch, expected) -> None:
+    """Goyal et al. 2017 (linear) for SGD / LARS; Malladi et al. 2022 (square root) for AdamW."""
+    assert effective_lr(OptimConfig(name=name, lr=0.3), batch) == pytest.approx(expected)
+    assert effective_lr(OptimConfig(name=name, lr=0.3, scale_lr_with_batch=False), batch) == 0.3
