@@ -10,7 +10,7 @@
 # soundfile (birdsong is written and decoded as OGG) is the one package a bare GPU image lacks:
 # when it cannot be imported, the wheels in $SSL_SEARCH_WHEELS (default <repo>/.whl: soundfile,
 # cffi, pycparser for the machine's Python) are installed into a throwaway folder first. Fetch
-# them once on a machine with pip (for a Python 3.12 GPU image; git ignores .whl/):
+# them once on a machine with pip (for a Python 3.12 GPU image; echo /.whl/ >> .git/info/exclude):
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
@@ -26,6 +26,8 @@
 #   methods.txt      bench/pipeline.py, every method at the defaults (resnet10t, batch 64, 2 s, 16 kHz)
 #   train.txt        python -m ssl_core.train --method simclr --data birdsong (the default 20 epochs)
 #   cuda_tests.txt   the CUDA-parametrised tests (-k cuda)
+#   views.txt        (CUDA only, last, at most 150 s) bench/views.py --compile: the view maker eager
+#                    vs torch.compile at the defaults, and its op profile
 #   summary.txt      each part's exit status and wall time
 #
 # The benchmarks use birdsong-x16 (~5,800 train recordings at split 0.8/0.1/0.1: 22 steps per
@@ -124,6 +126,9 @@ if "$py" -c "import pytest, hypothesis" 2> /dev/null; then
     tests/test_augment_audio_warps.py tests/test_augment_image.py tests/test_frontends.py tests/test_optim.py
 else
   echo "== cuda_tests: skipped, pytest and hypothesis are not installed" | tee -a "$out/summary.txt"
+fi
+if [[ $device != cpu ]]; then  # compile times are unknown here: bounded, and after every other table
+  part views timeout 150 "$py" bench/views.py --device "$device" --threads 0 --repeats 20 --compile
 fi
 echo "suite: $(( $(date +%s) - started )) s on $device, exit $status; tables in $out" | tee -a "$out/summary.txt"
 exit $status

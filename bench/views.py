@@ -5,9 +5,15 @@ Builds the trainer's audio view maker (``AudioViewMaker`` from the config, defau
 after two untimed ones, then one call under ``torch.profiler`` (CPU, plus CUDA on a GPU).
 Prints the median and best call time, the number of aten ops one call runs (on a GPU each
 is at least one kernel launch; fewer launches is what a small batch needs), and the ops
-that take the most time. Run from the repository root:
+that take the most time. ``--compile`` also times ``torch.compile`` of the whole view maker
+(the first call, which compiles, then per call) against the eager calls, and compares the
+views from one seed: random draws stay torch's own (inductor's ``fallback_random``), so the
+same seed gives the same augmentation parameters and only the fused arithmetic's rounding may
+differ. On the 2 shared CPU cores here the compile did not finish within 15 minutes, so
+the trainer does not compile its view maker; this option is the GPU's measurement of whether
+it pays. Run from the repository root:
 
-    python bench/views.py [--batch 64] [--crop-seconds 2] [--device cpu] [--threads 1]
+    python bench/views.py [--batch 64] [--crop-seconds 2] [--device cpu] [--threads 1] [--compile]
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--rows", type=int, default=12, help="ops shown in the profile table")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile of the view maker")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     if args.threads:
@@ -69,7 +76,47 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"({args.repeats} calls); {ops} aten ops per call (nested ones counted)")
     sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(averages.table(sort_by=sort, row_limit=args.rows))
-    return {"median_s": statistics.median(times), "best_s": min(times), "ops": float(ops)}
+    result = {"median_s": statistics.median(times), "best_s": min(times), "ops": float(ops)}
+    if args.compile:
+        result |= compiled_against_eager(maker, waves, args.repeats, call_eager=call)
+    return result
+
+
+def compiled_against_eager(maker: AudioViewMaker, waves: torch.Tensor, repeats: int, call_eager) -> dict[str, float]:
+    """Time ``torch.compile(maker)`` (first call, then median per call) and compare its views
+    with the eager ones from the same seed; prints one line."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.fallback_random = True  # torch's RNG for every draw: the eager parameters
+    compiled = torch.compile(maker)
+
+    def call() -> list[torch.Tensor]:
+        views = compiled(waves)
+        if waves.device.type == "cuda":
+            torch.cuda.synchronize(waves.device)
+        return views
+
+    torch.manual_seed(1)
+    start = time.perf_counter()
+    views = call()
+    first = time.perf_counter() - start
+    torch.manual_seed(1)
+    eager = maker(waves)
+    diff = max(float((a - b).abs().max()) for a, b in zip(views, eager))
+    equal = all(torch.equal(a, b) for a, b in zip(views, eager))
+    compiled_times, eager_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        compiled_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        call_eager()
+        eager_times.append(time.perf_counter() - start)
+    c, e = statistics.median(compiled_times), statistics.median(eager_times)
+    print(f"torch.compile: first call (compiles) {first:.1f} s; per call median {c * 1e3:.1f} ms compiled vs "
+          f"{e * 1e3:.1f} ms eager ({e / c:.2f}x); views from one seed {'equal' if equal else 'differ'} "
+          f"(max |compiled - eager| {diff:.2e})")
+    return {"compiled_median_s": c, "eager_median_s": e, "compile_s": first, "max_abs_diff": diff}
 
 
 if __name__ == "__main__":
