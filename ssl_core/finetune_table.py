@@ -156,11 +156,13 @@ def plot(rows: Sequence[Row], path: Path, title: str) -> Path:
             err = np.array([[v.a - v.low, v.high - v.a] for v in d]).T
             ax.errorbar(x, mean, yerr=err, fmt=marker, capsize=3, label=INIT_NAMES[init])
         ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
         ax.set_xlabel("labelled share of the train split (%)")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=9)
     return save_figure(fig, path)
 
 
