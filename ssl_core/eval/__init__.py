@@ -1,7 +1,7 @@
 """Evaluation metrics of frozen embeddings: kNN, linear probe, clustering, collapse, long tail.
 
 Metric names (stable; search spaces and summaries use them): knn_top1, knn_top5, linear_top1,
-ari, nmi, silhouette, davies_bouldin, emb_std, eff_rank, align, uniform, head_top1,
+ari, nmi, silhouette, davies_bouldin, emb_std, eff_rank, rankme (label-free), align, uniform, head_top1,
 medium_top1, tail_top1. Accuracies are in percent.
 """
 
