@@ -10,7 +10,7 @@
 # soundfile (birdsong is written and decoded as OGG) is the one package a bare GPU image lacks:
 # when it cannot be imported, the wheels in $SSL_SEARCH_WHEELS (default <repo>/.whl: soundfile,
 # cffi, pycparser for the machine's Python) are installed into a throwaway folder first. Fetch
-# them once on a machine with pip (for a Python 3.12 GPU image; echo /.whl/ >> .git/info/exclude):
+# them once on a machine with pip (for a Python 3.12 GPU image; .gitignore keeps .whl/ out of git):
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
