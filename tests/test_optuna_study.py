@@ -28,6 +28,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from search_spaces import load_space
 from tests.loopback import free_loopback_port
 from tests.tiny import tiny_space_text
 from trainables import optuna_store as store
@@ -71,7 +72,7 @@ def resumed_search(tmp_path_factory, data_cache, birdsong_root) -> tuple[Path, s
         pytest.fail(f"the search ended (rc {proc.returncode}) before the interrupt:\n{proc.stdout.read()[-4000:]}")
     assert _finished(experiment) >= 2, "two trials should finish before the interrupt"
     os.kill(proc.pid, signal.SIGINT)  # by pid, as a user's Ctrl-C
-    proc.communicate(timeout=300)
+    proc.communicate(timeout=900)  # Tune stops the running trial and saves its state: minutes on busy cores
     resumed = _launch(args + ["--resume"], data_cache)
     out, _ = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, out[-4000:]
@@ -182,11 +183,10 @@ def test_summarise_rebuilds_a_missing_study_from_the_trial_table(resumed_search,
         for key in ("knn_top1_low", "knn_top1_high"):
             assert trial.user_attrs.get(key) == pytest.approx(same.user_attrs.get(key)) if key in same.user_attrs \
                 else True
-    # A second --summarise keeps the study it finds.
+    # Once there, the study is kept as it is (the next --summarise finds it).
     before = (copy / store.STUDY_FILE).read_bytes()
-    again = subprocess.run([sys.executable, "launch.py", "--summarise", str(copy)], cwd=REPO, text=True,
-                           capture_output=True, timeout=600, env=dict(os.environ, SSL_SEARCH_CACHE=str(data_cache)))
-    assert again.returncode == 0 and (copy / store.STUDY_FILE).read_bytes() == before
+    assert store.ensure_study(copy, load_space(copy / "space.yaml", validate=False)) is None
+    assert (copy / store.STUDY_FILE).read_bytes() == before
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,10 @@ def test_a_warm_started_search_runs_no_configuration_already_evaluated_and_holds
     experiment, _, out = warm_search
     evaluated = {float(r["method.temperature"]) for r in _rows(earlier)}
     ran = {float(r["method.temperature"]) for r in _rows(experiment)}
-    assert len(_rows(experiment)) == 2 and not ran & evaluated, (ran, evaluated)
+    assert not ran & evaluated, (ran, evaluated)
+    # TPE may keep proposing the earlier (better) temperatures; after MAX_DUPLICATES repeats in a
+    # row the search stops proposing and says so, with fewer trials than its budget.
+    assert len(_rows(experiment)) == 2 or "this search proposes no more" in out
     earlier_trials = _by_tune_id(store.load_search_study(earlier))
     study = store.load_search_study(experiment)
     imported = [t for t in study.trials if store.ATTR_IMPORTED in t.user_attrs]
@@ -219,7 +222,7 @@ def test_a_warm_started_search_runs_no_configuration_already_evaluated_and_holds
         same = earlier_trials[trial.user_attrs[store.ATTR_TUNE_ID]]
         assert (trial.state, trial.value, trial.intermediate_values) == (same.state, same.value,
                                                                          same.intermediate_values)
-    assert len(_by_tune_id(study)) == len(imported) + 2  # and this search's own two
+    assert len(_by_tune_id(study)) == len(imported) + len(_rows(experiment))  # and this search's own
 
 
 def test_mlflow_holds_each_trial_its_metrics_and_the_search_s_artifacts(warm_search) -> None:
