@@ -153,7 +153,9 @@ def plot(rows: Sequence[Row], path: Path, title: str) -> Path:
         for init, marker in ((SSL, "o-"), (SCRATCH, "s--")):
             d = [r.scores[init][metric] for r in rows]
             mean = np.array([v.a for v in d])
-            err = np.array([[v.a - v.low, v.high - v.a] for v in d]).T
+            # A percentile interval of a biased statistic (balanced top-1 of few hits) need not
+            # contain the point estimate: the bar then starts at the point.
+            err = np.clip(np.array([[v.a - v.low, v.high - v.a] for v in d]).T, 0.0, None)
             ax.errorbar(x, mean, yerr=err, fmt=marker, capsize=3, label=INIT_NAMES[init])
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
