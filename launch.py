@@ -22,6 +22,7 @@ from search_spaces import (SearchSpaceError, grace_for_epochs, list_spaces, load
                            resolve_config, validate_space, with_budget)
 from trainables.resource_profile import ProfileError, choose_packing, gpu_memory_warning, load_profile
 from trainables.search_records import RecordsError, prepare
+from ssl_core.budget import Budget
 from ssl_core.config import ConfigError
 from launch_args import DEFAULT_PROFILE, DEFAULT_SPACE, LAUNCH_FILE, REPO, SPACE_FILE, parse_args
 from launch_checks import (ArgumentError, check_flags, check_resumable, check_storage_writable, describe_sources,
@@ -112,12 +113,14 @@ def _experiment_name(args: argparse.Namespace, space_name: str, storage: Path) -
     return name
 
 
-def _check_data(space, overrides: list[str], workers: int) -> None:
+def _check_data(space, overrides: list[str], workers: int) -> Budget:
     """The data exists, loads and fits the config: checked in seconds, before any trial.
+    Returns one trial's budget in optimiser steps (at the space's first point).
 
     The space was validated with the user's overrides already; ``overrides`` adds the resource
     profile's (loader workers, device), which one resolved config checks.
     """
+    from ssl_core.budget import training_budget
     from ssl_core.data_pipeline import check_data_against_config, classes_missing_from, load_and_split
     from ssl_core.methods import METHODS
 
@@ -134,6 +137,7 @@ def _check_data(space, overrides: list[str], workers: int) -> None:
     note = classes_missing_from("val", index, splits)
     if note:
         print(note)
+    return training_budget(first, len(splits["train"]), epochs=space.epochs, world_size=workers)
 
 
 def _stored_space(experiment: Path):
@@ -261,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             if packing.gpus_per_worker and not gpus and not args.address:
                 raise LaunchError(f"--gpus-per-trial {packing.gpus_per_trial:g} but no GPU is visible; "
                                   f"use --gpus-per-trial 0")
-            _check_data(space, overrides, packing.workers)
+            budget = _check_data(space, overrides, packing.workers)
         except (SearchSpaceError, ConfigError, ProfileError, LaunchError, FileNotFoundError, ValueError) as err:
             return _fail(str(err))
 
@@ -287,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
                           resources=resources, concurrent=concurrent, seed=args.seed, address=args.address,
                           warm_start=records.warm_start, repeat_imported=args.warm_start_repeat, mlflow=records.mlflow)
         print(describe_sources(space.describe(), given_values(args.override, args.data)))
+        searched = {"data.batch_size", "data.windows_per_epoch", "train.max_steps_per_epoch"} & set(space.params)
+        print(f"budget per trial{' (at the first point: ' + ', '.join(sorted(searched)) + ' searched)' if searched else ''}: "
+              f"{budget.describe()}")
         where = f"the cluster at {args.address}" if args.address else "this machine"
         print(f"resources: {cpus:g} CPUs, {gpus:g} GPUs on {where}; profile {profile.name} ({profile.source}); "
               f"each trial = {resources.workers} worker(s) x ({resources.cpus_per_worker:g} CPU, "

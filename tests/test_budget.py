@@ -44,3 +44,15 @@ def test_the_trainer_runs_the_budget_it_states(birdsong_root, capsys) -> None:
         assert sum(1 for _ in data.train_batches.epoch(0)) == stated.steps_per_epoch
     finally:
         data.train_batches.close()
+
+
+def test_dry_run_states_each_trials_budget(tmp_path, birdsong_root, capsys) -> None:
+    import launch
+
+    code = launch.main(["--space", "simclr_temp", "--dry-run", "--storage", str(tmp_path / "runs"),
+                        "--override", "data.windows_per_epoch=2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert ("budget per trial: 6 epochs x 9 steps of 64 (314 items x 2 windows an epoch) = 54 optimiser steps, "
+            "3,456 samples") in out
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
