@@ -195,12 +195,8 @@ def _summarise(args: argparse.Namespace) -> int:
         results, statuses = load_experiment(experiment)
     except (ValueError, LookupError, TypeError, AttributeError, EOFError) as err:  # a corrupt experiment_state
         return _fail(unreadable_experiment_state(experiment, err))
-    from trainables.results import shown_path
-    from trainables.search_records import after_results
-
     try:
         print(write_results(results, space, experiment, statuses))
-        print("\n".join(after_results(experiment, space, shown_path(experiment))))
     except FileNotFoundError as err:  # a deleted trial folder or checkpoint, a dataset moved away
         return _fail(f"{err}; --summarise needs the trial folders of {experiment} and the dataset the search used")
     return 0
@@ -331,7 +327,7 @@ def _budgeted(space, args: argparse.Namespace):
 def _run(plan, resume: bool, argv: list[str]) -> int:
     import ray
 
-    from trainables.results import load_experiment, shown_path, write_results
+    from trainables.results import load_experiment, write_results
     from trainables.search import run_search, start_ray
     from trainables.search_records import after_results
 
@@ -353,8 +349,8 @@ def _run(plan, resume: bool, argv: list[str]) -> int:
         confirm_after_search(plan, results, statuses)
         results, statuses = load_experiment(plan.experiment_dir)
     print(write_results(results, plan.space, plan.experiment_dir, statuses))
-    print("\n".join(after_results(plan.experiment_dir, plan.space, shown_path(plan.experiment_dir), plan.mlflow,
-                                  plan.mlflow_parent)))
+    for line in after_results(plan.experiment_dir, plan.mlflow, plan.mlflow_parent):
+        print(line)
     print(f"search took {time.perf_counter() - started:.0f} s")
     return 0
 

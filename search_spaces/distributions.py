@@ -164,6 +164,18 @@ class Distribution:
             return (int(self.low), int(self.high))  # type: ignore[arg-type]
         return (float(self.low), float(self.high))  # type: ignore[arg-type]
 
+    def contains(self, value: Any) -> bool:
+        """Whether a trial of this distribution can get ``value`` (type and range; quantised: on a step)."""
+        if self.kind == "choice":
+            return any(type(value) is type(choice) and value == choice for choice in self.choices)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            return False
+        if self.samples_ints and not isinstance(value, int):
+            return False
+        if not float(self.low) <= float(value) <= float(self.high):  # type: ignore[arg-type]
+            return False
+        return self.kind not in QUANTISED or _is_multiple(float(value), float(self.q))  # type: ignore[arg-type]
+
     def describe(self) -> str:
         """One line, e.g. ``loguniform(0.03, 1)`` or ``int[0, 4]`` or ``choice(32, 64, 128)``."""
         if self.kind == "choice":

@@ -25,13 +25,15 @@ from typing import Any
 
 from search_spaces.distributions import QUANTISED, Distribution, format_value, parse_distribution
 from search_spaces.errors import SearchSpaceError
+from search_spaces.evaluate_first import parse_evaluate_first
 from search_spaces.resolve import CONFIG_ERRORS, validate_space
 from search_spaces.space import BETTER, METRICS, MODES, SCHEDULERS, Confirm, SearchSpace
 from ssl_core.config import Config, config_from_dict, set_value
 from ssl_core.safe_yaml import BoundedLoader, YamlError, load_yaml
 
 SHIPPED_DIR = Path(__file__).resolve().parent
-TOP_LEVEL = ("description", "base", "params", "objective", "budget", "scheduler", "confirm", "notes")
+TOP_LEVEL = ("description", "base", "params", "objective", "budget", "scheduler", "confirm", "evaluate_first",
+             "notes")
 REQUIRED = ("description", "params", "objective", "budget", "scheduler")
 BUDGET_KEYS = ("trials", "epochs", "max_concurrent")
 ASHA_KEYS = ("grace_period", "reduction_factor")
@@ -199,10 +201,13 @@ def _parse(raw: Any, path: Path) -> SearchSpace:
     if not isinstance(notes, str):
         raise SearchSpaceError(f"notes must be text, got a {type(notes).__name__}; quote it or write it as one string")
     metric, mode = _objective(raw["objective"])
+    params = _params(raw["params"], base)
     return SearchSpace(name=path.stem, description=_description(raw["description"]), base=base,
-                       params=_params(raw["params"], base), metric=metric, mode=mode, **budget,
+                       params=params, metric=metric, mode=mode, **budget,
                        scheduler=_scheduler(raw["scheduler"], budget["epochs"]), path=path, notes=notes,
-                       confirm=_confirm(raw.get("confirm", {})))
+                       confirm=_confirm(raw.get("confirm", {})),
+                       evaluate_first=parse_evaluate_first(raw.get("evaluate_first", []), params, budget["trials"]))
+
 
 
 CONFIRM_KEYS = ("top", "seeds", "epochs", "labelled_eligible")

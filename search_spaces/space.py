@@ -53,6 +53,7 @@ class SearchSpace:
     path: Path
     notes: str = field(default="", compare=False)
     confirm: Confirm | None = Confirm()  # None: `confirm: none`, the search's best trial is the answer
+    evaluate_first: tuple[dict[str, Any], ...] = ()  # configurations run before Optuna proposes any
 
     @property
     def confirm_epochs(self) -> int:
@@ -77,6 +78,8 @@ class SearchSpace:
             "scheduler": dict(self.scheduler),
         }
         out["confirm"] = self.confirm.to_dict() if self.confirm else "none"
+        if self.evaluate_first:
+            out["evaluate_first"] = [dict(point) for point in self.evaluate_first]
         if self.notes:
             out["notes"] = self.notes
         return out
@@ -95,6 +98,8 @@ class SearchSpace:
                          f"reduction factor {self.scheduler['reduction_factor']}")
         else:
             lines.append("  scheduler: none (every trial runs all its epochs)")
+        for point in self.evaluate_first:
+            lines.append("  evaluate first: " + ", ".join(f"{k}={v!r}" for k, v in point.items()))
         if self.confirm:
             c = self.confirm
             lines.append(f"  confirm: top {c.top} configs + base + supervised, {c.seeds} seeds each, "

@@ -232,6 +232,22 @@ MALFORMED = [
     ("two-line description", set_key(valid_space(), ["description"], "one\ntwo"), r"description must be one"),
     ("missing budget", {k: v for k, v in valid_space().items() if k != "budget"}, r"missing top-level key 'budget'"),
     ("not a mapping", [1, 2, 3], r"a search space file is a mapping"),
+    ("evaluate_first not a list", set_key(valid_space(), ["evaluate_first"], {"method.temperature": 0.1}),
+     r"evaluate_first must be a list of mappings"),
+    ("evaluate_first sets a param the space does not search",
+     set_key(valid_space(), ["evaluate_first"], [{"optim.lr": 0.001}]),
+     r"evaluate_first\[0\] sets 'optim\.lr', which this space does not search; use one of method\.temperature"),
+    ("evaluate_first value outside its range",
+     set_key(valid_space(), ["evaluate_first"], [{"method.temperature": 0.9, "data.batch_size": 32}]),
+     r"evaluate_first\[0\]: method\.temperature=0\.9 is outside its distribution loguniform\(0\.05, 0\.5\)"),
+    ("evaluate_first value not a choice",
+     set_key(valid_space(), ["evaluate_first"], [{"method.temperature": 0.1, "data.batch_size": 48}]),
+     r"evaluate_first\[0\]: data\.batch_size=48 is outside its distribution choice\(32, 64\)"),
+    ("evaluate_first point leaving a param out", set_key(valid_space(), ["evaluate_first"], [{"data.batch_size": 32}]),
+     r"evaluate_first\[0\] leaves out method\.temperature; each configuration sets every searched param"),
+    ("evaluate_first longer than the budget",
+     set_key(valid_space(), ["evaluate_first"], [{"data.batch_size": 32}] * 5),
+     r"evaluate_first lists 5 configurations but the budget runs 4 trials"),
 ]
 
 
@@ -247,6 +263,17 @@ def test_malformed_space_is_refused_naming_file_and_key(tmp_path: Path, raw: Any
 def test_the_valid_user_space_loads(tmp_path: Path) -> None:
     space = load_space(write(tmp_path, valid_space(), "mine.yml"))
     assert space.name == "mine" and list(space.params) == ["method.temperature", "data.batch_size"]
+
+
+def test_evaluate_first_points_load_print_and_survive_the_space_s_round_trip(tmp_path: Path) -> None:
+    raw = set_key(valid_space(), ["evaluate_first"], [{"method.temperature": 0.1, "data.batch_size": 64},
+                                                      {"data.batch_size": 32, "method.temperature": 0.5}])
+    space = load_space(write(tmp_path, raw))
+    assert space.evaluate_first == ({"method.temperature": 0.1, "data.batch_size": 64},
+                                   {"data.batch_size": 32, "method.temperature": 0.5})
+    assert "evaluate first: method.temperature=0.1, data.batch_size=64" in space.describe()
+    again = load_space(write(tmp_path, space.to_dict(), "again.yaml"))
+    assert again.evaluate_first == space.evaluate_first
 
 
 def test_invalid_yaml_is_a_search_space_error(tmp_path: Path) -> None:

@@ -267,8 +267,11 @@ def write_figures(experiment_dir: Path, space: SearchSpace, run: LoadedRun | Non
 def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: Path,
                   statuses: Mapping[str, str] | None = None) -> str:
     """Write every result file and return the text summary for the console."""
+    from trainables import optuna_store
+
     rows = trial_rows(results, space, statuses)
     write_trials_csv(rows, space, experiment_dir / "trials.csv")
+    study_note = optuna_store.ensure_study(experiment_dir, space)  # an experiment from before the study was kept
     scored = [r for r in rows if not math.isnan(r.best) and r.outcome.scored]
     lines = [f"# {space.name}: {len(rows)} trials, objective {space.metric} ({space.mode})", ""]
     counts: dict[str, int] = {}
@@ -314,6 +317,10 @@ def write_results(results: tune.ResultGrid, space: SearchSpace, experiment_dir: 
     pngs = write_figures(experiment_dir, space, run, test_metrics)
     lines.append(f"figures: {shown_path(experiment_dir / 'figures')} ({', '.join(p.name for p in pngs)})")
     lines += ["", f"tensorboard --logdir {shown_path(experiment_dir)}"]
+    if study_note:
+        lines.append(study_note)
+    if optuna_store.study_path(experiment_dir).is_file():
+        lines.append(f"optuna-dashboard {shown_path(optuna_store.study_path(experiment_dir))}")
     text = "\n".join(lines)
     atomic_write_text(experiment_dir / "summary.md", text + "\n")
     return text

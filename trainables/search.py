@@ -164,7 +164,9 @@ def _searcher(plan: SearchPlan) -> PruningAwareOptunaSearch:
     sampler = optuna.samplers.TPESampler(seed=plan.seed, multivariate=True,
                                          n_startup_trials=min(10, max(2, space.trials // 3)))
     # No seed= beside the sampler (Ray ignores it then, with a warning); the sampler has it.
+    # evaluate_first: Ray's points_to_evaluate, which Optuna runs (enqueue_trial) before sampling.
     return PruningAwareOptunaSearch(metric=space.metric, mode=space.mode, sampler=sampler, full_epochs=space.epochs,
+                                    points_to_evaluate=[dict(p) for p in space.evaluate_first] or None,
                                     study_dir=plan.experiment_dir, repeat_imported=plan.repeat_imported)
 
 

@@ -70,20 +70,12 @@ def prepare(args: argparse.Namespace, space: SearchSpace, overrides: Sequence[st
     return Records(warm_start=plan, mlflow=target)
 
 
-def after_results(experiment_dir: Path, space: SearchSpace, shown: str, mlflow: mlflow_log.MlflowTarget | None = None,
+def after_results(experiment_dir: Path, mlflow: mlflow_log.MlflowTarget | None = None,
                   parent_run: str | None = None) -> list[str]:
-    """Console lines after the result files: the study (rebuilt when missing), how to open it, MLflow.
+    """Console lines after the result files: the search's MLflow parent run, when it logs to MLflow.
 
-    ``shown``: the experiment folder as the user would type it.
+    (The Optuna study and how to open it are the summary's, ``trainables.results.write_results``.)
     """
-    from trainables import optuna_store as store
-
-    lines = []
-    note = store.ensure_study(experiment_dir, space)
-    if note:
-        lines.append(note)
-    if store.study_path(experiment_dir).is_file():
-        lines.append(f"optuna-dashboard {Path(shown) / store.STUDY_FILE}")
     if mlflow is not None and parent_run is not None:
-        lines.append(mlflow_log.log_results(mlflow, parent_run, experiment_dir))
-    return lines
+        return [mlflow_log.log_results(mlflow, parent_run, experiment_dir)]
+    return []
