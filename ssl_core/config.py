@@ -75,38 +75,51 @@ class FrontendConfig:
 
 @dataclass
 class AugmentConfig:
-    # Audio, applied per example on the device. Each has a probability and a strength.
+    # Audio, applied per example on the device. Each has a probability and a strength. Sources: BYOL-A
+    # (Niizumi et al. 2021) for the mix and the random resized crop, SpecAugment (Park et al. 2019) for the
+    # masks; gain, noise, pitch shift, time stretch and filter have no one paper value (ours, untuned defaults).
     gain_p: float = 0.5  # random gain on the waveform
     gain_db: float = 6.0  # max |gain| in dB
     noise_p: float = 0.5  # additive white noise
     noise_snr_db: float = 15.0  # SNR of that noise; lower is stronger
+    # BYOL-A (Niizumi et al. 2021): mixes every view with a past input from a memory bank, weight ~ U(0, 0.4).
+    # Ours: the partner is another example of the batch (no bank), half the views, max 0.3; reason not recorded.
     mix_p: float = 0.5  # BYOL-A background mix with another example of the batch (linear power)
     mix_ratio: float = 0.3  # max weight of the background; breaks recording-level cues
     pitch_shift_p: float = 0.3  # roll along the mel axis (cheap pitch shift on the spectrogram)
     pitch_shift_bins: int = 2  # max shift in mel bins
+    # SpecAugment (Park et al. 2019), LibriSpeech policies: widths up to T = 100 frames and F = 27 of 80 mels,
+    # one or two masks each, on every utterance. Ours: one mask each on half the views. 20 frames is 10 % of a
+    # 2 s crop (201 frames; 100 would hide half of it); 8 of 64 mels is 12 %, against the paper's 34 %
+    # (27 of 80): that reason is not recorded.
     time_mask_p: float = 0.5  # SpecAugment time mask
     time_mask_frames: int = 20  # max masked frames
     freq_mask_p: float = 0.5  # SpecAugment frequency mask
     freq_mask_bins: int = 8  # max masked mel bins
     time_stretch_p: float = 0.0  # stretch the log-mel along time (cheap time stretch)
     time_stretch_max: float = 0.2  # rate drawn in [1 - max, 1 + max]
+    # BYOL-A (Niizumi et al. 2021) crops every view (zooming out too); ours is off by default, zooms in only.
     spec_crop_p: float = 0.0  # BYOL-A random resized crop on the log-mel
     spec_crop_scale_min: float = 0.6  # smallest crop area fraction; 1 = no crop
-    fader_p: float = 0.0  # random linear fade in / out over the clip
+    fader_p: float = 0.0  # random linear fade in / out over the clip (Random Linear Fader, BYOL-A v2, Niizumi 2023)
     fader_db: float = 6.0  # max level change across the clip in dB
     filter_p: float = 0.0  # random low / high / band-pass shaping of the spectrum
     filter_db: float = 12.0  # max attenuation of the filtered band in dB
-    # Images.
-    crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]
-    crop_ratio_max: float = 4 / 3  # aspect ratio drawn log-uniformly in [1 / max, max]; 1 fixes it
+    # Images. SimCLR (Chen et al. 2020, appendix A): crop 0.08-1 of the area at aspect 3/4-4/3, flip 0.5,
+    # colour jitter p 0.8 (brightness, contrast, saturation 0.8 s, hue 0.2 s), grayscale 0.2, blur 0.5 on
+    # ImageNet; s = 1 on ImageNet, 0.5 on CIFAR-10. DINO's official code crops globals at 0.4-1.
+    crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]; SimCLR 0.08, reason not recorded
+    crop_ratio_max: float = 4 / 3  # aspect ratio drawn log-uniformly in [1 / max, max]; 1 fixes it (SimCLR's 4/3)
     flip_p: float = 0.5  # horizontal flip (set 0 for digits: a mirrored 2 is not a 2)
-    jitter_p: float = 0.8  # brightness/contrast/saturation jitter
-    jitter_strength: float = 0.4  # jitter magnitude (SimCLR's s)
-    grayscale_p: float = 0.2  # random grayscale
-    blur_p: float = 0.0  # Gaussian blur; off by default for small images
+    jitter_p: float = 0.8  # brightness/contrast/saturation jitter (SimCLR's 0.8; no hue jitter here)
+    jitter_strength: float = 0.4  # jitter magnitude (SimCLR's s): 0.8 x s with SimCLR's CIFAR-10 s = 0.5
+    grayscale_p: float = 0.2  # random grayscale (SimCLR's 0.2)
+    blur_p: float = 0.0  # Gaussian blur; off by default for small images (SimCLR: 0.5 on ImageNet, none on CIFAR-10)
     blur_sigma_max: float = 2.0  # blur sigma drawn in [0.1, max] (SimCLR)
     solarize_p: float = 0.0  # solarisation (BYOL's second view uses 0.2)
-    # Multi-crop (DINO, SwAV-style): global views plus smaller local views.
+    # Multi-crop (DINO, SwAV-style): global views plus smaller local views. DINO (Caron et al. 2021): 96 px
+    # locals beside 224 px globals (side 0.43), 8 of them by its official code's default. Ours: none by
+    # default, as each local view is another backbone pass on a 2-CPU budget.
     num_local_crops: int = 0  # extra local views; 0 = two global views only
     local_crop_fraction: float = 0.4  # local view size as a fraction of a global view (time for audio, side for images)
 
@@ -114,12 +127,19 @@ class AugmentConfig:
 @dataclass
 class ModelConfig:
     backbone: str = "resnet10t"  # any timm name; resnet10t (4.9 M params) trains in minutes on 2 CPU cores
-    proj_hidden_dim: int = 512  # projector hidden width
-    proj_layers: int = 2  # projector depth (linear layers); SimCLR uses 2, BYOL/SimSiam 2-3
-    embedding_dim: int = 128  # projector output, the space the SSL loss sees
+    # Papers' projectors (hidden width, depth, output): SimCLR (Chen et al. 2020) and MoCo v2: 2048, 2, 128;
+    # BYOL (Grill et al. 2020): 4096, 2, 256; SimSiam (Chen & He 2021): 2048, 3, 2048; Barlow Twins (Zbontar
+    # et al. 2021) and VICReg (Bardes et al. 2022): 8192, 3, 8192; DINO (Caron et al. 2021): 2048, 3, a 256
+    # bottleneck before its prototypes. Ours: one small head for all, sized for 2-CPU budgets; Barlow Twins
+    # reports accuracy still rising with projector width, so it and VICReg sit furthest from their papers here.
+    proj_hidden_dim: int = 512  # projector hidden width; resnet10t's feature width (ResNet-50's 2048 in SimCLR)
+    proj_layers: int = 2  # projector depth (linear layers); SimCLR, MoCo v2, BYOL use 2, SimSiam and DINO 3
+    embedding_dim: int = 128  # projector output, the space the SSL loss sees (SimCLR's and MoCo v2's 128)
     proj_batch_norm: bool = True  # BN in the projector stabilises BYOL/SimSiam and helps SimCLR
     proj_output_bn: str = "auto"  # BN (no affine) on the embedding: "auto" = the paper's choice (SimSiam on), "on", "off"
-    pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam (bottleneck as in SimSiam)
+    # Predictor width for BYOL / SimSiam. SimSiam: 2048 -> 512 -> 2048, a bottleneck; BYOL: 256 -> 4096 -> 256.
+    # At our 128-dim embedding 512 widens (128 -> 512 -> 128), BYOL's shape, not SimSiam's bottleneck.
+    pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam
     init_backbone: str = ""  # backbone weights to start from (ssl_core.export's file): fine-tuning; "": random init
 
 
@@ -139,16 +159,28 @@ class MethodConfig(*section_bases(METHOD_OPTIONS)):
 
 @dataclass
 class OptimConfig:
+    # Papers: LARS (You et al. 2017) for SimCLR, BYOL, Barlow Twins and VICReg; SGD for MoCo v2 and SimSiam;
+    # AdamW for DINO (with ViTs).
     name: str = "adamw"  # "sgd", "lars" or "adamw"; AdamW is the most forgiving on small data
     # The rate at batch 256, scaled to the global batch: linearly for SGD / LARS, with the square
     # root for AdamW (ssl_core.optim.effective_lr, with the sources): 1e-3 at batch 64 for AdamW.
+    # Papers, per 256: SimCLR LARS 0.3, BYOL / Barlow Twins / VICReg LARS 0.2, SimSiam SGD 0.05, MoCo v2 SGD
+    # 0.03, DINO AdamW 5e-4 (linear scaling). Ours: AdamW 4x DINO's, for a ResNet on small data; the AdamW
+    # comparison in ssl_core/optim.py is the measurement behind it.
     lr: float = 2e-3
-    scale_lr_with_batch: bool = True  # False: lr is used as given, whatever the batch
+    scale_lr_with_batch: bool = True  # False: lr is used as given, whatever the batch (Goyal et al. 2017 scale it)
+    # Papers: SimSiam and MoCo v2 1e-4 (SGD); SimCLR and VICReg 1e-6, BYOL and Barlow Twins 1.5e-6 (LARS);
+    # DINO 0.04 rising to 0.4 (AdamW). Ours: SGD's value for all three optimisers; for AdamW, decoupled, it is
+    # 400x below DINO's start; reason not recorded.
     weight_decay: float = 1e-4  # decoupled for AdamW, L2 for SGD/LARS
-    momentum: float = 0.9  # SGD / LARS momentum
+    momentum: float = 0.9  # SGD / LARS momentum; SimSiam's and MoCo v2's 0.9
+    # Papers: SimCLR, BYOL and DINO warm up 10 epochs (of 100-1000); Goyal et al. 2017: 5 of 90. Ours: 1 of a
+    # 20-epoch run, 5 %.
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay
+    # Papers: SimCLR, BYOL and SimSiam use a cosine with no floor; DINO's official code ends at 1e-6. Ours: 1 %;
+    # reason not recorded.
     min_lr_ratio: float = 0.01  # cosine decays to lr * min_lr_ratio
-    grad_clip: float = 0.0  # max grad norm; 0 disables
+    grad_clip: float = 0.0  # max grad norm; 0 disables (DINO's official code clips at 3.0)
 
 
 @dataclass

@@ -11,15 +11,18 @@ from torch import nn
 from ssl_core.config import OptimConfig
 
 # Our names -> timm's. timm's "sgd" is Nesterov; "momentum" is the classic heavy-ball SGD
-# that SimCLR / SimSiam use. timm's LARS skips the trust ratio where weight decay is 0,
-# and filter_bias_and_bn puts biases and norms there: SimCLR's exclusion, for free.
+# that MoCo v2 / SimSiam use. LARS (You et al. 2017, "Large Batch Training of Convolutional
+# Networks") is SimCLR's, BYOL's, Barlow Twins' and VICReg's optimiser. timm's LARS skips the trust
+# ratio where weight decay is 0, and filter_bias_and_bn puts biases and norms there: SimCLR's and
+# BYOL's exclusion of biases and BN parameters from LARS adaptation and weight decay, for free.
 _TIMM_NAMES = {"sgd": "momentum", "lars": "lars", "adamw": "adamw"}
 
 
 # How the peak rate follows the global batch (``optim.lr`` is the rate at batch 256).
-# SGD and LARS: linearly (Goyal et al. 2017, "Accurate, Large Minibatch SGD"; SimCLR and BYOL
-# scale LARS the same way). AdamW: with the square root (Malladi et al. 2022, "On the SDEs and
-# Scaling Rules for Adaptive Gradient Algorithms"; SimCLR's appendix B.1 also prefers the square
+# SGD and LARS: linearly (Goyal et al. 2017, "Accurate, Large Minibatch SGD"; SimCLR, BYOL, Barlow
+# Twins and VICReg scale LARS the same way, SimSiam its SGD, DINO even its AdamW). AdamW: with the
+# square root (Malladi et al. 2022, "On the SDEs and Scaling Rules for Adaptive Gradient
+# Algorithms"; SimCLR's appendix B.1 also prefers the square
 # root at small batches): Adam divides by the gradient's second moment, so its step noise
 # shrinks with sqrt(batch), not batch. Linear scaling starved small-batch AdamW: supervised
 # resnet10t on birdsong at batch 64 (95 steps) reached val kNN 47.8 % at rate 2.5e-4 (1e-3 at
@@ -71,7 +74,11 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, global_batch: int,
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
-    """LR multiplier: linear from ~0 to 1 over ``warmup_steps``, then cosine to ``min_ratio``."""
+    """LR multiplier: linear from ~0 to 1 over ``warmup_steps``, then cosine to ``min_ratio``.
+
+    Linear warm-up (Goyal et al. 2017), then a half cosine without restarts (Loshchilov & Hutter 2017,
+    SGDR), as SimCLR, BYOL and DINO schedule their rates.
+    """
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)

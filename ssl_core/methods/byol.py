@@ -16,7 +16,7 @@ class BYOL(Method):
     """``loss = 2 - 2 cos(q(z_online), z_target)``, symmetrised over the two views.
 
     The target's momentum follows a cosine schedule from ``method.momentum_base`` to
-    ``method.momentum_final`` over the run (BYOL section 3.2).
+    ``method.momentum_final`` over the run (BYOL, Grill et al. 2020: tau_base 0.996 rising to 1).
     """
 
     supports_local_views = False

@@ -26,6 +26,8 @@ class DinoHead(nn.Module):
         super().__init__()
         self.mlp = MLPHead(in_dim, hidden_dim, bottleneck_dim, num_layers=max(layers, 1), batch_norm=False)
         self.prototypes = nn.Parameter(torch.empty(out_dim, bottleneck_dim))
+        # Rows are normalised in forward, so only their directions matter; std 0.02 is the truncated-normal
+        # init DINO's official code gives its head's linear layers.
         nn.init.trunc_normal_(self.prototypes, std=0.02)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -52,7 +54,7 @@ class DINO(Method):
                              self.method_cfg.dino_out_dim, m.proj_layers)
         self.teacher_backbone, self.teacher_head = make_target(self.backbone, self.head)
         self.center = DinoCenter(self.method_cfg.dino_out_dim, self.method_cfg.dino_center_momentum)
-        self.num_global_views = 2
+        self.num_global_views = 2  # DINO (Caron et al. 2021): two global views, the rest local
 
     def project(self, x: Tensor) -> Tensor:
         return F.normalize(self.head.mlp(self.backbone(x)), dim=-1)
@@ -78,6 +80,7 @@ class DINO(Method):
                       "kl": float(loss.detach()) - float(entropy)}
 
     def on_step_end(self, step: int, total_steps: int) -> None:
+        # DINO (Caron et al. 2021): cosine from 0.996 to 1 during training; the start is method.momentum_base.
         momentum = cosine_momentum(step, total_steps, self.method_cfg.momentum_base, 1.0)
         ema_update(self.teacher_backbone, self.backbone, momentum)
         ema_update(self.teacher_head, self.head, momentum)

@@ -10,6 +10,9 @@ from ssl_core.methods.options import Problem, at_least
 
 @dataclass
 class MoCoOptions:
+    # MoCo v2 (Chen et al. 2020) keeps MoCo v1's (He et al. 2020) K = 65536 keys for ImageNet's 1.28 M images.
+    # Ours is 16x smaller yet still larger than our train splits (birdsong: 314 recordings), so an item meets
+    # stale keys of itself as negatives, which ssl_core/methods/moco.py advises against; the purpose is not recorded.
     queue_size: int = 4096  # MoCo v2 negatives queue; larger than the small embedded sets on purpose
 
     def problems(self, cfg: Any) -> Iterator[Problem]:

@@ -10,6 +10,7 @@ from ssl_core.methods.options import Problem
 
 @dataclass
 class SimSiamOptions:
+    # SimSiam (Chen & He 2021): the method has the stop-gradient; the paper shows removing it collapses the output.
     stop_gradient: bool = True  # SimSiam's stop-gradient; False exists to demonstrate collapse
 
     def problems(self, cfg: Any) -> Iterator[Problem]:

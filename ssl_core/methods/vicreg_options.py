@@ -10,9 +10,10 @@ from ssl_core.methods.options import Problem, non_negative
 
 @dataclass
 class VICRegOptions:
-    vicreg_sim_weight: float = 25.0  # VICReg invariance weight
-    vicreg_var_weight: float = 25.0  # VICReg variance weight
-    vicreg_cov_weight: float = 1.0  # VICReg covariance weight
+    # VICReg (Bardes et al. 2022): lambda = mu = 25, nu = 1, the paper's values (with an 8192-dim projector).
+    vicreg_sim_weight: float = 25.0  # VICReg invariance weight (lambda)
+    vicreg_var_weight: float = 25.0  # VICReg variance weight (mu)
+    vicreg_cov_weight: float = 1.0  # VICReg covariance weight (nu)
 
     def problems(self, cfg: Any) -> Iterator[Problem]:
         for name in ("vicreg_sim_weight", "vicreg_var_weight", "vicreg_cov_weight"):
