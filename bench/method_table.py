@@ -11,8 +11,8 @@ about 3 points of val kNN). "beats" only when the whole interval is above zero.
     python bench/method_table.py --out runs/method-table          # 20 epochs, birdsong, seed 0
     python bench/method_table.py --out runs/mt --methods simclr byol --set data.windows_per_epoch=4
 
-Runs already in ``--out`` (a ``checkpoints/best``) are scored again, not retrained: a table
-can be finished after an interruption. Prints a Markdown table and writes it, with the numbers
+Runs already finished in ``--out`` (their last epoch's checkpoint) are scored again, not
+retrained, and interrupted ones resume: a table can be finished after an interruption. Prints a Markdown table and writes it, with the numbers
 as JSON, to ``--out``.
 """
 
@@ -33,20 +33,27 @@ REFERENCE = "supervised"
 
 
 def train_once(method: str, out: Path, data: str, epochs: int, overrides: list[str]) -> float | None:
-    """Train ``method`` into ``out/<method>`` unless it already has a best checkpoint; its wall seconds."""
-    from ssl_core.run_layout import best_checkpoint
+    """Train ``method`` into ``out/<method>`` to ``epochs``; its wall seconds, None if not trained whole here.
+
+    A run that already holds its last epoch's checkpoint is kept; an interrupted one (some
+    checkpoints, not the last) resumes from its newest checkpoint rather than counting as done.
+    """
+    from ssl_core.run_layout import checkpoints_dir, epoch_checkpoint
 
     run_dir = out / method
-    if best_checkpoint(run_dir).is_dir():
+    if epoch_checkpoint(run_dir, epochs).is_dir():
         return None
+    resuming = any(checkpoints_dir(run_dir).glob("epoch_*"))
     command = [sys.executable, "-m", "ssl_core.train", "--method", method, "--data", data, "--epochs", str(epochs),
-               "--output", str(run_dir), *[arg for o in overrides for arg in ("--set", o)]]
+               "--output", str(run_dir), *[arg for o in overrides for arg in ("--set", o)],
+               *(["--resume"] if resuming else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, text=True, capture_output=True)
-    (out / f"{method}.log").write_text(done.stdout + done.stderr)
+    log = out / f"{method}.log"
+    log.write_text((log.read_text() if resuming and log.is_file() else "") + done.stdout + done.stderr)
     if done.returncode != 0:
-        raise SystemExit(f"{method} failed (exit {done.returncode}); see {out / (method + '.log')}")
-    return time.perf_counter() - started
+        raise SystemExit(f"{method} failed (exit {done.returncode}); see {log}")
+    return None if resuming else time.perf_counter() - started
 
 
 def main() -> int:

@@ -161,7 +161,9 @@ def _check_frontend(cfg: "Config") -> None:
         fail_across(cfg, ("frontend.f_max", "data.sample_rate"),
                     f"must be at most Nyquist, data.sample_rate/2 = {sample_rate / 2}; "
                     "lower frontend.f_max or raise data.sample_rate")
-    _one_of("frontend.normalize", f.normalize, ("instance", "batch", "none"))
+    from ssl_core.frontends import NORMALIZE_MODES
+
+    _one_of("frontend.normalize", f.normalize, NORMALIZE_MODES)
     crop = ("data.crop_seconds", "data.sample_rate")
     if cfg.data.crop_seconds * sample_rate > 3600 * 192_000:
         fail_across(cfg, crop, f"data.crop_seconds={cfg.data.crop_seconds} times data.sample_rate={sample_rate} "

@@ -3,7 +3,8 @@
 Both run batched on whatever device their input lives on; the CPU loader only crops and
 decodes. The audio front end follows the usual audio-SSL recipe (BYOL-A, Niizumi et al.
 2021, https://arxiv.org/abs/2103.06695): a power mel spectrogram, a log, then a
-standardisation that removes recording gain.
+normalisation: by default each band's median over time is subtracted (the recording's
+stationary channel) before a per-example standardisation that removes its gain.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 # empty_mel_bands, so importing ssl_core.config here would be an import cycle.
 FrontendConfig = Any
 
-NORMALIZE_MODES = ("instance", "batch", "none")
+NORMALIZE_MODES = ("instance", "batch", "none", "band")
 LOG_EPS = 1e-6  # log floor; a full-scale tone has mel power ~1e4 at n_fft=512, so ~100 dB down
 STD_EPS = 1e-5  # keeps digital silence (std 0) finite after standardisation
 
@@ -39,11 +40,23 @@ def fp32_region(device: torch.device) -> contextlib.AbstractContextManager:
 def standardize(x: Tensor, mode: str) -> Tensor:
     """Standardise log-mels ``x: [B, F, T]`` per example ("instance"), over the batch ("batch") or not ("none").
 
+    "band" first subtracts each band's median over the window's frames (``[B, F, 1]``), then
+    standardises per example. In the log domain a stationary channel is an additive per-band
+    offset: the microphone's EQ, the background noise's colour and level where the bird is
+    silent. The median over time estimates it because song is sparse in time (the "median
+    clipping" noise reduction of Sprengel et al. 2016, BirdCLEF's winning front end; per-utterance
+    cepstral mean normalisation in speech), so what is left is what changes: the song. With an
+    even number of frames the median is the lower of the two middle values (``torch.median``).
+    It also removes what a sustained sound holds still (a held note's harmonics): a choice per
+    data set, measured by the shortcut probe and the verdict (README, "The front end").
+
     Uses the population std (divide by N) plus ``STD_EPS``: an all-constant input maps to 0.
     """
     if mode == "none":
         return x
-    dims = (1, 2) if mode == "instance" else (0, 1, 2)
+    if mode == "band":
+        x = x - x.median(dim=2, keepdim=True).values
+    dims = (0, 1, 2) if mode == "batch" else (1, 2)
     mean = x.mean(dim=dims, keepdim=True)
     std = x.std(dim=dims, keepdim=True, correction=0)
     return (x - mean) / (std + STD_EPS)

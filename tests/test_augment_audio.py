@@ -28,7 +28,7 @@ from tests.augment_cases import (
 # ---------------------------------------------------------------- audio view maker
 
 
-@pytest.mark.parametrize("normalize", ["instance", "batch", "none"])
+@pytest.mark.parametrize("normalize", ["instance", "band", "batch", "none"])
 def test_audio_all_probabilities_zero_is_identity(normalize):
     torch.manual_seed(0)
     maker = audio_maker(FrontendConfig(**{**FRONTEND.__dict__, "normalize": normalize}))

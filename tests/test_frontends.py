@@ -92,6 +92,27 @@ def test_batch_and_none_normalisation():
     assert batch.reshape(4, -1).mean(1).abs().max() > 1e-2
 
 
+def test_band_normalisation_matches_reference_and_removes_a_stationary_channel():
+    """``band``: each mel band's median over frames subtracted, then per-example standardisation.
+    A microphone's EQ multiplies each band's power by a constant: in log-mel an additive per-band
+    offset, which the band median takes away exactly (and instance normalisation does not)."""
+    cfg = FrontendConfig(normalize="band")
+    samples = 26 * cfg.hop_length  # 27 frames: an odd count, so the median is the middle value
+    waves = _test_waves(3, samples, seed=3)
+    frontend = LogMelFrontend(cfg, SR)
+    out = frontend(waves)[:, 0]
+    for b in range(3):
+        ref = reference_log_mel(waves[b].numpy(), cfg, SR)
+        ref = ref - np.median(ref, axis=1, keepdims=True)
+        ref = (ref - ref.mean()) / ref.std()
+        np.testing.assert_allclose(out[b].numpy(), ref, atol=2e-3, rtol=0)
+    logmel = frontend.log_compress(frontend.mel_power(waves))  # [B, F, T]
+    tilt = torch.linspace(-3.0, 3.0, cfg.n_mels)[None, :, None]  # a per-band gain, in log power
+    torch.testing.assert_close(frontend.standardize(logmel + tilt), frontend.standardize(logmel), atol=1e-4, rtol=0)
+    instance = LogMelFrontend(FrontendConfig(normalize="instance"), SR)
+    assert (instance.standardize(logmel + tilt) - instance.standardize(logmel)).abs().max() > 0.1
+
+
 def test_2khz_sine_peaks_in_nearest_mel_band():
     cfg = FrontendConfig(normalize="none")
     t = np.arange(SR) / SR
