@@ -21,7 +21,7 @@ from torch import Tensor, nn
 # empty_mel_bands, so importing ssl_core.config here would be an import cycle.
 FrontendConfig = Any
 
-NORMALIZE_MODES = ("instance", "batch", "none", "band")
+NORMALIZE_MODES = ("band", "instance", "batch", "none")
 LOG_EPS = 1e-6  # log floor; a full-scale tone has mel power ~1e4 at n_fft=512, so ~100 dB down
 STD_EPS = 1e-5  # keeps digital silence (std 0) finite after standardisation
 
