@@ -24,6 +24,7 @@ from trainables.resource_profile import ProfileError, choose_packing, gpu_memory
 from trainables.search_records import RecordsError, prepare
 from ssl_core.budget import Budget
 from ssl_core.config import ConfigError
+from ssl_core.data.embedded.paths import pin_cache_env
 from launch_args import DEFAULT_PROFILE, DEFAULT_SPACE, LAUNCH_FILE, REPO, SPACE_FILE, parse_args
 from launch_checks import (ArgumentError, check_flags, check_resumable, check_storage_writable, describe_sources,
                            given_values, unreadable_experiment_state, within_machine)
@@ -204,6 +205,7 @@ def _summarise(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv, __doc__)
+    pin_cache_env()  # before any trial starts in a folder of its own
     if args.list_spaces:
         for name, description in list_spaces():
             print(f"{name:16s} {description}")

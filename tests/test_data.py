@@ -299,6 +299,31 @@ def test_embedded_unknown_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert embedded_path("digits") == tmp_path / "env" / "digits-v2"  # env var, existing root reused
 
 
+def test_a_relative_cache_variable_is_pinned_for_processes_in_other_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """launch.py pins a relative $SSL_SEARCH_CACHE before Ray starts: a trial runs in a folder of
+    its own, and there the relative name meant a new, empty cache (data generated per trial)."""
+    import os
+    import subprocess
+    import sys
+
+    from ssl_core.data.embedded.paths import pin_cache_env
+
+    write_text(tmp_path / "cache" / "digits-v2" / "images.csv", "image,label\nx.png,1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SSL_SEARCH_CACHE", "cache")
+    pin_cache_env()
+    assert os.environ["SSL_SEARCH_CACHE"] == str(tmp_path / "cache")
+    elsewhere = tmp_path / "trial_folder"
+    elsewhere.mkdir()
+    child = subprocess.run([sys.executable, "-c", "from ssl_core.data.embedded.paths import embedded_path; "
+                            "print(embedded_path('digits'))"], cwd=elsewhere, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == str(tmp_path / "cache" / "digits-v2")  # the existing root, nothing generated
+    assert not (elsewhere / "cache").exists()
+
+
 def test_load_dataset_detects_folders(tmp_path: Path) -> None:
     birds = tmp_path / "birds"
     write_text(birds / "train.csv", BIRDCLEF_CSV)

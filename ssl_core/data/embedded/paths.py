@@ -31,6 +31,19 @@ def cache_root(cache_dir: Path | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ssl-search"
 
 
+def pin_cache_env() -> None:
+    """Make a relative ``$SSL_SEARCH_CACHE`` absolute, against this process's working folder.
+
+    Processes started later inherit the variable, not the folder: Ray Tune runs each trial in
+    its own working folder, where ``SSL_SEARCH_CACHE=.cache`` named a new, empty cache, so every
+    trial generated the embedded data again (and a trial killed while generating left its
+    process pool deadlocked). The launcher pins it before Ray starts.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env and not Path(env).expanduser().is_absolute():
+        os.environ[CACHE_ENV] = str(Path(env).expanduser().resolve())
+
+
 def embedded_generator(name: str) -> tuple[str, int]:
     """(generator module of :data:`EMBEDDED`, scale) of embedded dataset ``name``.
 
