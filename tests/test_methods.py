@@ -15,6 +15,14 @@ from tests.tiny import tiny_config
 EXPECTED = {"simclr", "supcon", "byol", "simsiam", "moco", "dino", "barlow", "vicreg", "supervised"}
 # DINO on 300 recordings: 256 prototypes and the paper's teacher momentum, plus multi-crop.
 EXTRA = {"dino": ("augment.num_local_crops=2", "method.dino_out_dim=256", "method.momentum_base=0.996")}
+# "The loss falls" needs an objective two tiny epochs can lower. With the default band-median
+# front end the recording's channel no longer makes two crops alike, and at 1 s crops with
+# test_resnet the epoch-mean loss of barlow (19.98 -> 20.69), moco (4.189 -> 4.207) and vicreg
+# did not fall over 2 x 20 steps; with standardisation alone every method's does. This test is
+# about the trainer (a method's step, its metrics, exact resume); the front end has its own
+# (test_frontends.py, test_shortcut_probe.py), and bench/method_table.py trains every method
+# with the defaults.
+FRONT_END = ("frontend.normalize=instance",)
 
 
 def test_registry_lists_every_method() -> None:
@@ -43,7 +51,7 @@ def _epoch_means(values: list[float], steps_per_epoch: int) -> list[float]:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_method_trains_two_epochs_and_resumes_exactly(name, tmp_path, birdsong_root) -> None:
-    cfg = tiny_config(name, tmp_path / "a", epochs=2, steps=0, extra=EXTRA.get(name, ()))
+    cfg = tiny_config(name, tmp_path / "a", epochs=2, steps=0, extra=FRONT_END + EXTRA.get(name, ()))
     final, steps, reports = _run(cfg, tmp_path / "a")
     losses = [steps[s][0] for s in sorted(steps)]
     per_epoch = len(losses) // 2
