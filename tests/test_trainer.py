@@ -101,8 +101,10 @@ def test_compiled_backbone_trains_like_the_eager_one(tmp_path, birdsong_root) ->
         run: list[float] = []
         train(cfg, run_dir=tmp_path / str(compiled), step_callback=lambda _s, loss, _l: run.append(loss))
         losses[compiled] = run
-    # Same initial weights and views; inductor's kernels round differently, so close, not equal.
-    assert losses[True] == pytest.approx(losses[False], rel=2e-3)
+    # Same initial weights and views; inductor's kernels round differently, so close, not equal:
+    # after two optimiser steps 2.2e-3 apart with the band-median front end (within 2e-3 with
+    # standardisation alone); a wrong graph or lost weights would be far off.
+    assert losses[True] == pytest.approx(losses[False], rel=5e-3)
     keys = {c: set(read_checkpoint(tmp_path / str(c) / "checkpoints" / "epoch_0001")["model"]) for c in (False, True)}
     assert keys[True] == keys[False] and not any("_orig_mod" in k for k in keys[True])
 

@@ -3,8 +3,9 @@
 The earlier experiment's finished trials (its ``optuna.journal``; an experiment from before
 the study was kept on disk: its ``trials.csv``) whose configuration lies in the new space are
 added to the new search's study as they were (COMPLETE with their score, PRUNED with their
-intermediate values, FAIL), each marked ``warm_start_from``. TPE then models them as its own,
-and the searcher does not run any of them again (``trainables/optuna_search.py``).
+intermediate values and the last of them as their value, as Optuna records a pruned trial,
+FAIL), each marked ``warm_start_from``. TPE then models them as its own, and the searcher
+does not run any of them again (``trainables/optuna_search.py``).
 
 Optuna's ``study.add_trials`` is used rather than Ray's ``points_to_evaluate`` +
 ``evaluated_rewards``: Ray turns every such point into a COMPLETE trial with its reward, so a
@@ -127,7 +128,7 @@ def plan_warm_start(experiment: Path, earlier: SearchSpace, earlier_overrides: S
         attrs = {**trial.user_attrs, store.ATTR_IMPORTED: str(experiment), store.ATTR_IMPORTED_NUMBER: trial.number}
         plan.trials.append(optuna.trial.create_trial(
             params=params, distributions=distributions, state=trial.state, user_attrs=attrs,
-            value=trial.value if trial.state == TrialState.COMPLETE else None,
+            value=trial.value,  # as the earlier study holds it: Optuna gives a pruned trial its last intermediate value
             intermediate_values=dict(trial.intermediate_values) if trial.state != TrialState.FAIL else {}))
     return plan
 
