@@ -12,8 +12,8 @@ about 3 points of val kNN). "beats" only when the whole interval is above zero.
     python bench/method_table.py --out runs/mt --methods simclr byol --set data.windows_per_epoch=4
 
 Runs already finished in ``--out`` (their last epoch's checkpoint) are scored again, not
-retrained, and interrupted ones resume: a table can be finished after an interruption. Prints a Markdown table and writes it, with the numbers
-as JSON, to ``--out``.
+retrained, and interrupted ones resume: a table can be finished after an interruption. Prints
+a Markdown table and writes it, with the numbers as JSON, to ``--out``.
 """
 
 from __future__ import annotations

@@ -70,14 +70,10 @@ class FrontendConfig:
     hop_length: int = 160  # 10 ms frames, the usual audio-SSL resolution
     f_min: float = 50.0  # below 50 Hz is hum, not birds
     f_max: float = 8000.0  # Nyquist at 16 kHz
-    # "band": each mel band's median over the window's frames subtracted, then per-example
-    # standardisation: removes a stationary channel (microphone EQ, background colour) and the
-    # gain. Measured on birdsong (README, "The front end"): the untrained network's shortcut
-    # probe 92.8 -> 58.0 % (chance 20 %), val kNN 29.0 -> 47.8 %; 20-epoch SimCLR 50.7 -> 63.8 %.
-    # Sources: median clipping (Sprengel et al. 2016, BirdCLEF), per-utterance cepstral mean
-    # normalisation (speech), PCEN (Lostanlen et al. 2019) for the same reason. "instance":
-    # standardisation alone (keeps the spectrum's shape: sustained tones whose class is their
-    # timbre, such as held instrument notes); "batch"; "none".
+    # "band": each mel band's median over time subtracted, then per-example standardisation:
+    # removes the recording's stationary channel (why and sources: ssl_core.frontends.standardize;
+    # measured: README, "The front end"). "instance": standardisation alone, for sounds whose
+    # class is a stationary spectrum (held notes); "batch"; "none".
     normalize: str = "band"
 
 

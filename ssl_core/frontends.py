@@ -38,7 +38,8 @@ def fp32_region(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def standardize(x: Tensor, mode: str) -> Tensor:
-    """Standardise log-mels ``x: [B, F, T]`` per example ("instance"), over the batch ("batch") or not ("none").
+    """Normalise log-mels ``x: [B, F, T]``: band median removed then per example ("band"), per
+    example ("instance"), over the batch ("batch"), or not at all ("none"). Same shape.
 
     "band" first subtracts each band's median over the window's frames (``[B, F, 1]``), then
     standardises per example. In the log domain a stationary channel is an additive per-band

@@ -75,13 +75,23 @@ def test_disjoint_starts_never_overlap() -> None:
         assert np.all(np.diff(starts) >= 30) and (len(starts) == 0 or starts[-1] + 30 <= length)
 
 
+def _val_nuisance(birdsong_root, data, keys: tuple[str, ...]) -> torch.Tensor:
+    """``[R, len(keys)]``: nuisance.csv's values of each val recording of ``data``, in split order."""
+    import csv
+
+    from ssl_core.data.embedded.birdsong import NUISANCE_FILE
+
+    with open(birdsong_root / NUISANCE_FILE, newline="") as handle:
+        channel_of = {row["filename"]: row for row in csv.DictReader(handle)}
+    items = [data.index.items[i] for i in data.splits["val"]]
+    return torch.tensor([[float(channel_of[f"{item.path.parent.name}/{item.path.name}"][k]) for k in keys]
+                         for item in items])
+
+
 def test_on_birdsong_an_embedding_of_the_channel_groups_by_recording(tmp_path, birdsong_root) -> None:
     """The probe on birdsong's real val windows: an embedding made of each recording's channel
     (nuisance.csv: noise colour, SNR, gain, hum, reverberation, microphone) finds the window's own
     recording almost always; one made of the species finds it near chance."""
-    import csv
-
-    from ssl_core.data.embedded.birdsong import NUISANCE_FILE
     from ssl_core.data_pipeline import build_data
     from ssl_core.eval_shortcut import ShortcutProbe
     from tests.tiny import tiny_config
@@ -89,12 +99,8 @@ def test_on_birdsong_an_embedding_of_the_channel_groups_by_recording(tmp_path, b
     cfg = tiny_config("simclr", tmp_path, extra=("eval.shortcut_windows=3",))
     data = build_data(cfg, 0, 1, torch.device("cpu"))
     probe = ShortcutProbe(cfg, data, "val")
-    with open(birdsong_root / NUISANCE_FILE, newline="") as handle:
-        channel_of = {row["filename"]: row for row in csv.DictReader(handle)}
     keys = ("noise_colour", "snr_db", "gain_db", "rt60_s", "eq_tilt_db_per_octave", "low_cut_hz")
-    val_items = [data.index.items[i] for i in data.splits["val"]]
-    rows = [channel_of[f"{item.path.parent.name}/{item.path.name}"] for item in val_items]
-    channel = torch.tensor([[float(row[k]) for k in keys] for row in rows])
+    channel = _val_nuisance(birdsong_root, data, keys)
     channel = (channel - channel.mean(0)) / channel.std(0)
     gen = torch.Generator().manual_seed(0)
     jitter = 0.05 * torch.randn(len(probe.recordings), len(keys), generator=gen)
@@ -129,9 +135,6 @@ def test_a_trained_configuration_that_hears_the_microphone_groups_by_recording(t
     6 steps, test_resnet, 192 probe windows, chance 17.5 %): recording_share 80.7 / 87.0 against
     33.9 / 38.0; EQ-tilt gap 0.64 / 0.67 of a random pair's against 0.92 / 0.95.
     """
-    import csv
-
-    from ssl_core.data.embedded.birdsong import NUISANCE_FILE
     from ssl_core.eval.evaluate import eval_encoder
     from ssl_core.eval_shortcut import ShortcutProbe
     from ssl_core.run import load_run
@@ -139,8 +142,6 @@ def test_a_trained_configuration_that_hears_the_microphone_groups_by_recording(t
     from ssl_core.trainer import train
     from tests.tiny import tiny_config
 
-    with open(birdsong_root / NUISANCE_FILE, newline="") as handle:
-        tilt_of = {row["filename"]: float(row["eq_tilt_db_per_octave"]) for row in csv.DictReader(handle)}
     shares, gaps = {}, {}
     for normalize in ("instance", "band"):
         run_dir = tmp_path / normalize
@@ -152,8 +153,7 @@ def test_a_trained_configuration_that_hears_the_microphone_groups_by_recording(t
         probe = ShortcutProbe(run.cfg, run.data, "val")
         with torch.no_grad():
             features = eval_encoder(run.method, run.cfg.eval.features)(run.data.view_maker.embed_input(probe.windows))
-        items = [run.data.index.items[i] for i in run.data.splits["val"]]
-        tilt = torch.tensor([tilt_of[f"{item.path.parent.name}/{item.path.name}"] for item in items])
+        tilt = _val_nuisance(birdsong_root, run.data, ("eq_tilt_db_per_octave",))[:, 0]
         gaps[normalize] = _nearest_other_recording_gap(features, probe.recordings, tilt[probe.recordings])
     assert shares["instance"] > 70 and shares["band"] < 50 and shares["instance"] - shares["band"] > 30, shares
     assert gaps["instance"] < 0.8 and gaps["band"] > gaps["instance"] + 0.15, gaps
