@@ -25,6 +25,10 @@
 #   resnet18.txt     bench/pipeline.py, ResNet-18 SimCLR, batch 256, 5 s at 32 kHz, 128 mel, MFU
 #   methods.txt      bench/pipeline.py, every method at the defaults (resnet10t, batch 64, 2 s, 16 kHz)
 #   train.txt        python -m ssl_core.train --method simclr --data birdsong (the default 20 epochs)
+#   budget.txt       bench/budget_curve.py: SimCLR on birdsong for 380 optimiser steps (20 epochs x 2
+#                    windows per recording), test kNN every 2 epochs against fixed-feature kNN and the
+#                    logistic regression on them: the steps and seconds a GPU needs to beat the one and
+#                    approach the other
 #   cuda_tests.txt   the CUDA-parametrised tests (-k cuda)
 #   views.txt        (CUDA only, last, at most 150 s) bench/views.py --compile: the view maker eager
 #                    vs torch.compile at the defaults, and its op profile
@@ -94,6 +98,8 @@ if [[ $device == cpu ]]; then
            --set data.num_workers=1)
   train=(--method simclr --data birdsong --epochs 1 --set train.device=cpu --set data.batch_size=8
          --set data.crop_seconds=0.5 --set train.max_steps_per_epoch=2 --set train.progress=off)
+  budget=(--epochs 2 --every 1 --set train.device=cpu --set data.batch_size=8 --set data.crop_seconds=0.5
+          --set train.max_steps_per_epoch=2 --set model.backbone=test_resnet --set train.progress=off)
 else
   data=birdsong-x16
   prepare=(--data birdsong-x16 birdsong --rates 16000 32000)
@@ -104,6 +110,7 @@ else
   methods=(--device "$device" --data "$data" --rounds 8 --steps 5 --threads 0 --mfu --eval-share
            --set data.num_workers=8 "data.split_fractions=[0.8,0.1,0.1]")
   train=(--method simclr --data birdsong --set train.progress=off)
+  budget=(--epochs 20 --every 2 --set data.windows_per_epoch=4 --set train.progress=off)
 fi
 
 status=0
@@ -126,6 +133,7 @@ part loader "$py" bench/loader.py "${loader[@]}"
 part resnet18 "$py" bench/pipeline.py "${r18[@]}"
 part methods "$py" bench/pipeline.py "${methods[@]}"
 part train "$py" -m ssl_core.train "${train[@]}" --output "$out/train_run"
+part budget "$py" bench/budget_curve.py --out "$out/budget_run" "${budget[@]}"
 if "$py" -c "import pytest, hypothesis" 2> /dev/null; then
   part cuda_tests "$py" -m pytest -q -p no:cacheprovider -k cuda tests/test_augment_audio.py \
     tests/test_augment_audio_warps.py tests/test_augment_image.py tests/test_frontends.py tests/test_optim.py

@@ -61,6 +61,10 @@ def test_cpu_smoke_suite_writes_every_table(tmp_path, birdsong_root) -> None:
     assert re.search(r"training steps [0-9.]+ s of [0-9.]+ s wall \(\d+%\) over 1 evaluated epochs", train)
     assert (out / "train_run" / "checkpoints").is_dir()
 
+    budget = (out / "budget.txt").read_text()  # epoch 0 (untrained), 1 and 2, each against the fixed features
+    assert [row.split("|")[1].strip() for row in budget.splitlines() if re.match(r"\| \d+ \|", row)] == ["0", "1", "2"]
+    assert re.search(r"logistic regression on them: [0-9.]+", budget)
+
     cuda_tests = (out / "cuda_tests.txt").read_text()
     # No GPU here: the CUDA cases are collected (skipped, or run where they also cover the CPU), none fails.
     assert re.search(r"\d+ (passed|skipped)", cuda_tests) and re.search(r"\d+ deselected", cuda_tests)
