@@ -102,7 +102,7 @@ def main() -> int:
 
     rows = [f"{args.method} on {args.data}, {steps} optimiser steps of {run.cfg.data.batch_size} an epoch "
             f"(data.windows_per_epoch={run.cfg.data.windows_per_epoch}), evaluation data.eval_windows="
-            f"{run.cfg.data.eval_windows}, device {run.cfg.train.device}; test split, kNN top-1 "
+            f"{run.cfg.data.eval_windows}, device {run.device}; test split, kNN top-1 "
             f"(k={run.cfg.eval.knn_k}), 95 % CI over {len(fixed.labels)} test items, one seed",
             f"fixed features, kNN: {fixed.score(False):.1f}; logistic regression on them: {regression:.1f} "
             f"({low_lr:.1f}..{high_lr:.1f})", "",
