@@ -1,8 +1,9 @@
-"""A checksum of a generated birdsong folder that is stable from one generation to the next.
+"""Comparing generated birdsong folders: with each other, and with the recorded draw.
 
 libsndfile gives every Ogg stream a serial number drawn from the clock, so two generations of
-the same recording differ in that serial and in each page's CRC (which covers it), 8 bytes per
-page, and in nothing else. The digest zeroes exactly those bytes and hashes everything else.
+the same recording on one machine differ in that serial and in each page's CRC (which covers
+it), 8 bytes per page, and in nothing else: :func:`canonical_ogg` zeroes exactly those bytes.
+Against the recorded draw (tests/birdsong_fingerprints.json), :func:`matches_fingerprint`.
 """
 from __future__ import annotations
 
@@ -34,20 +35,63 @@ def canonical_ogg(data: bytes) -> bytes:
     return bytes(out)
 
 
-def tree_digest(root: Path, exclude: tuple[str, ...] = ("nuisance.csv",)) -> str:
-    """sha256 over every file under ``root`` but those named in ``exclude``, sorted by relative
-    path: length-prefixed path and bytes (``.ogg`` files through :func:`canonical_ogg`).
+# An exact digest of the bytes would hold on one kind of CPU only: numpy's sin / exp / log dispatch to
+# SIMD kernels by CPU (AVX-512 machines and AVX2-only ones differ in the last bit), the Vorbis
+# encoder turns a last-bit difference into other bytes, and the same draw then hashes
+# differently (seen on an AVX2-only AMD EPYC against the digest recorded on the project's earlier
+# machines). What a recorded draw must keep everywhere: the same files, metadata and lengths
+# exactly, and the same audio to far better than any change of the generator would keep it.
+#: relative tolerance on each recording's decoded RMS against the recorded fingerprint
+RMS_TOLERANCE = 1e-3
 
-    ``nuisance.csv`` (each recording's channel, added later) is left out by default, so the
-    digests recorded before it existed still check that the audio and ``train.csv`` are unchanged.
-    """
+
+def layout_digest(root: Path, exclude: tuple[str, ...] = ("nuisance.csv",)) -> str:
+    """sha256 over every file's relative path, the bytes of every non-audio file (train.csv)
+    and each ``.ogg`` file's decoded frame count: what no CPU difference may change."""
+    import soundfile
+
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name not in exclude):
         relative = path.relative_to(root).as_posix().encode()
-        data = path.read_bytes()
-        if path.suffix == ".ogg":
-            data = canonical_ogg(data)
+        data = str(soundfile.info(path).frames).encode() if path.suffix == ".ogg" else path.read_bytes()
         for part in (relative, data):
             digest.update(len(part).to_bytes(8, "little"))
             digest.update(part)
     return digest.hexdigest()
+
+
+def audio_rms(root: Path) -> list[float]:
+    """Each ``.ogg`` file's decoded RMS, in sorted relative-path order (the order of
+    :func:`layout_digest`)."""
+    import numpy as np
+    import soundfile
+
+    return [float(np.sqrt(np.mean(np.square(soundfile.read(path, dtype="float64")[0]))))
+            for path in sorted(Path(root).rglob("*.ogg"))]
+
+
+def fingerprint(root: Path) -> dict:
+    """``{"layout": layout_digest, "rms": audio_rms rounded to 6 significant digits}``."""
+    return {"layout": layout_digest(root), "rms": [float(f"{v:.6g}") for v in audio_rms(root)]}
+
+
+def matches_fingerprint(root: Path, recorded: dict) -> list[str]:
+    """What differs from ``recorded`` (a :func:`fingerprint`); empty when the draw is the recorded one."""
+    problems = []
+    if layout_digest(root) != recorded["layout"]:
+        problems.append("files, train.csv or a recording's length differ")
+    rms = audio_rms(root)
+    if len(rms) != len(recorded["rms"]):
+        return problems + [f"{len(rms)} recordings, {len(recorded['rms'])} recorded"]
+    off = [i for i, (a, b) in enumerate(zip(rms, recorded["rms"])) if abs(a - b) > RMS_TOLERANCE * abs(b)]
+    if off:
+        problems.append(f"{len(off)} recordings' RMS differ by more than {RMS_TOLERANCE:g} (first: #{off[0]}: "
+                        f"{rms[off[0]]:.6g} vs {recorded['rms'][off[0]]:.6g})")
+    return problems
+
+
+def recorded_fingerprint(name: str) -> dict:
+    """The fingerprint recorded for embedded data set ``name`` (tests/birdsong_fingerprints.json)."""
+    import json
+
+    return json.loads((Path(__file__).with_name("birdsong_fingerprints.json")).read_text())[name]
