@@ -53,12 +53,11 @@ def epoch_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def logistic_regression_reference(checkpoint: Path) -> tuple[float, float, float]:
-    """Test accuracy (percent) and 95 % interval of logistic regression on the fixed features."""
+def logistic_regression_reference(run) -> tuple[float, float, float]:
+    """Test accuracy (percent) and 95 % interval of logistic regression on the fixed features of
+    ``run``'s data (a :class:`ssl_core.run.LoadedRun`; its weights play no part)."""
     from ssl_core.baselines import fixed_feature_embeddings
-    from ssl_core.run import load_run
 
-    run = load_run(checkpoint, trained=False)
     bank, queries = fixed_feature_embeddings(run, "test")
     scores = floor_scores(bank.features.cpu().numpy(), bank.labels.cpu().numpy(), queries.features.cpu().numpy(),
                           queries.labels.cpu().numpy(), run.cfg, run.data.num_classes)
@@ -93,12 +92,13 @@ def main() -> int:
     run = load_run(first, trained=False)
     steps = steps_per_epoch(run.cfg, len(run.data.splits["train"]))
     fixed = score_fixed_features(first)
-    regression, low_lr, high_lr = logistic_regression_reference(first)
-    _, untrained = score_runs([first], "epoch 0")
+    regression, low_lr, high_lr = logistic_regression_reference(run)
+    # The first checkpoint and its untrained network in one pass; the later checkpoints after it.
+    first_trained, untrained = score_runs([first], f"epoch {checkpoints[0][0]}")
     arms = [(0, untrained, None)]
-    for epoch, checkpoint in checkpoints:
+    for index, (epoch, checkpoint) in enumerate(checkpoints):
         wall = checkpoint.stat().st_mtime - started if trained_here else None
-        arms.append((epoch, score_trained([checkpoint], f"epoch {epoch}"), wall))
+        arms.append((epoch, first_trained if index == 0 else score_trained([checkpoint], f"epoch {epoch}"), wall))
 
     rows = [f"{args.method} on {args.data}, {steps} optimiser steps of {run.cfg.data.batch_size} an epoch "
             f"(data.windows_per_epoch={run.cfg.data.windows_per_epoch}), evaluation data.eval_windows="

@@ -6,9 +6,7 @@ features, and a second call that scores the same run again without training it."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +17,14 @@ from ssl_core.budget import steps_per_epoch
 from ssl_core.run import load_run
 from ssl_core.run_layout import epoch_checkpoint
 from ssl_core.run_report import evaluate_test_split
+from tests.bench_scripts import run_bench
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "2", "--every", "1", "--set", "model.backbone=test_resnet", "--set", "train.max_steps_per_epoch=2",
         "--set", "data.batch_size=16", "--set", "train.progress=off"]
 
 
 def _curve(out: Path, data_cache: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SSL_SEARCH_CACHE=str(data_cache))
-    done = subprocess.run([sys.executable, "bench/budget_curve.py", "--out", str(out), *TINY],
-                          cwd=REPO, env=env, text=True, capture_output=True, timeout=900)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return done
+    return run_bench("budget_curve", ["--out", str(out), *TINY], data_cache)
 
 
 @pytest.mark.slow

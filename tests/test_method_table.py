@@ -4,9 +4,7 @@ percentile intervals, and a second call scores the same runs again without train
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,14 @@ import pytest
 from ssl_core.run import load_run
 from ssl_core.run_layout import best_checkpoint
 from ssl_core.run_report import evaluate_test_split
+from tests.bench_scripts import run_bench
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--set", "model.backbone=test_resnet", "--set", "train.max_steps_per_epoch=2",
         "--set", "eval.linear_probe=never", "--set", "data.batch_size=16"]
 
 
 def _table(out: Path, data_cache: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SSL_SEARCH_CACHE=str(data_cache))
-    done = subprocess.run([sys.executable, "bench/method_table.py", "--out", str(out), "--methods", "byol", *TINY],
-                          cwd=REPO, env=env, text=True, capture_output=True, timeout=900)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return done
+    return run_bench("method_table", ["--out", str(out), "--methods", "byol", *TINY], data_cache)
 
 
 @pytest.mark.slow
