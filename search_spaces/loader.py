@@ -83,8 +83,9 @@ def grace_for_epochs(space: SearchSpace, epochs: int | None) -> int | None:
     """The ASHA grace period for ``epochs`` per trial when the space's own would not fit.
 
     ``None`` when the space's grace period stays (no ASHA, no new epochs, or it fits below
-    them). Otherwise the rung keeps its share of the run (``launch.py --space simclr_temp
-    --epochs 3``: grace 5 of 6 becomes 2 of 3), below the last epoch so trials can be compared.
+    them). Otherwise the rung keeps its share of the run (grace 5 of 6 epochs becomes 2 of 3;
+    ``launch.py --space simclr --epochs 2``: 2 of 10 becomes 1 of 2), below the last epoch so
+    trials can be compared.
     """
     if epochs is None or space.scheduler.get("name") != "asha" or space.scheduler["grace_period"] < epochs:
         return None
@@ -94,13 +95,15 @@ def grace_for_epochs(space: SearchSpace, epochs: int | None) -> int | None:
 
 def with_budget(space: SearchSpace, *, trials: int | None = None, epochs: int | None = None,
                 max_concurrent: int | None = None, grace_period: int | None = None,
-                validate: bool = True) -> SearchSpace:
+                scheduler: dict[str, Any] | None = None, validate: bool = True) -> SearchSpace:
     """A copy of ``space`` with launcher flags applied to its budget, checked like the file's own
-    (``validate=False``: the budget alone; the caller validates the space once itself)."""
+    (``validate=False``: the budget alone; the caller validates the space once itself).
+    ``scheduler``: a whole ``scheduler:`` mapping in place of the space's (benches that replay
+    ASHA on a space without one)."""
     budget = {"trials": space.trials if trials is None else trials,
               "epochs": space.epochs if epochs is None else epochs,
               "max_concurrent": space.max_concurrent if max_concurrent is None else max_concurrent}
-    scheduler = dict(space.scheduler)
+    scheduler = dict(space.scheduler if scheduler is None else scheduler)
     if grace_period is not None:
         if scheduler["name"] != "asha":
             raise SearchSpaceError(f"search space {space.name} has no ASHA scheduler, so no grace period to set")

@@ -60,7 +60,9 @@ class SearchSpace:
         return (self.confirm.epochs or self.epochs) if self.confirm else 0
 
     def confirm_runs(self) -> int:
-        """Training runs the confirmation stage costs: (top + base + supervised) x seeds."""
+        """Training runs the confirmation stage costs at most: (top + base + supervised) x seeds.
+        A candidate the search already trained to the end (the winner's own trial; the base
+        config when ``evaluate_first`` ran it) keeps that run as its first seed, one run less."""
         return (self.confirm.top + 2) * self.confirm.seeds if self.confirm else 0
 
     @property
@@ -103,9 +105,10 @@ class SearchSpace:
         if self.confirm:
             c = self.confirm
             lines.append(f"  confirm: top {c.top} configs + base + supervised, {c.seeds} seeds each, "
-                         f"{self.confirm_epochs} epochs: {self.confirm_runs()} runs "
+                         f"{self.confirm_epochs} epochs: at most {self.confirm_runs()} runs "
                          f"({self.confirm_runs() * self.confirm_epochs} epochs) after the search's "
-                         f"{self.trials * self.epochs} at most")
+                         f"{self.trials * self.epochs} at most; a candidate the search trained to the end "
+                         "keeps that run as its first seed")
         else:
             lines.append("  confirm: none (the search's best trial is the answer, from one seed)")
         return "\n".join(lines)

@@ -53,6 +53,6 @@ def test_dry_run_states_each_trials_budget(tmp_path, birdsong_root, capsys) -> N
                         "--override", "data.windows_per_epoch=2"])
     out = capsys.readouterr().out
     assert code == 0
-    assert ("budget per trial: 6 epochs x 9 steps of 64 (314 items x 2 windows an epoch) = 54 optimiser steps, "
-            "3,456 samples") in out
+    assert ("budget per trial: 4 epochs x 9 steps of 64 (314 items x 2 windows an epoch) = 36 optimiser steps, "
+            "2,304 samples") in out
     assert not (tmp_path / "runs").exists()  # a dry run writes nothing

@@ -1,7 +1,8 @@
 """The confirmation stage and the verdict, through launch.py and a real Ray on loopback.
 
 One tiny search (3 trials) with ``confirm: {top: 2, seeds: 2, epochs: 2}`` is interrupted while
-the confirmation stage trains and resumed; the checks read what it wrote.
+the confirmation stage trains and resumed; the checks read what it wrote. The two search
+candidates' own trials are their first seeds, so the stage trains 1 + 1 + 2 + 2 runs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from ssl_core.run import read_run_config
+from dataclasses import replace
+
+from search_spaces import load_space
+from ssl_core.run import best_checkpoint, read_run_config
 from tests.tiny import tiny_space_text
-from trainables.confirm import CANDIDATES_FILE, CONFIRM_DIR, SEED_OFFSET
+from trainables.confirm import CANDIDATES_FILE, CONFIRM_DIR, SEED_OFFSET, pick_candidates
+from trainables.results import load_experiment, trial_rows
+from trainables.trial_folder import trial_number, trial_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -74,7 +80,9 @@ def test_resume_finishes_the_stage_without_retraining(confirmed) -> None:
     experiment, _, before = confirmed
     candidates = json.loads((experiment / CANDIDATES_FILE).read_text())
     runs = sorted((experiment / CONFIRM_DIR).glob("run_trial_*"))
-    assert len(runs) == len(candidates) * SEEDS, [p.name for p in runs]
+    reused = sum(1 for c in candidates if c["search_trial"])
+    assert reused == TOP  # the search candidates; the base config was not a search trial here
+    assert len(runs) == len(candidates) * SEEDS - reused, [p.name for p in runs]
     for name, text in before.items():
         assert (experiment / CONFIRM_DIR / name / "result.json").read_text() == text, f"{name} was re-trained"
 
@@ -87,14 +95,38 @@ def test_candidates_are_the_top_distinct_configs_then_base_and_supervised(confir
     temps = [c["params"]["method.temperature"] for c in candidates[:TOP]]
     assert len(set(temps)) == TOP
     assert candidates[-1]["config"]["method"]["name"] == "supervised" and candidates[-1]["uses_labels"]
-    # Every candidate trains with the same seeds, distinct from the search trials' seeds.
+    # A search candidate's first seed is the search trial that trained it: that trial's own
+    # params and seed (base seed + trial number - 1), to the last epoch.
+    for c in candidates[:TOP]:
+        trial = experiment / c["search_trial"]
+        assert json.loads((trial / "params.json").read_text()) == c["params"]
+        cfg = read_run_config(best_checkpoint(trial_run_dir(trial)))
+        assert cfg.train.seed == trial_number(trial.name) - 1 and cfg.train.epochs == 2
+    # The stage trains the other replicates with its own seeds, the same for every candidate.
     seeds: dict[int, set[int]] = {}
     for run in (experiment / CONFIRM_DIR).glob("run_trial_*"):
-        config = json.loads((run / "params.json").read_text())
+        job = json.loads((run / "params.json").read_text())["run"]
         cfg = read_run_config(run / "ssl" / "checkpoints" / "best")
-        seeds.setdefault(config["candidate"], set()).add(cfg.train.seed)
-        assert cfg.train.epochs == 2
-    assert all(s == {SEED_OFFSET, SEED_OFFSET + 1} for s in seeds.values()), seeds
+        assert cfg.train.seed == SEED_OFFSET + job["replicate"] and cfg.train.epochs == 2
+        seeds.setdefault(job["candidate"], set()).add(job["replicate"])
+    assert seeds == {0: {1}, 1: {1}, 2: {0, 1}, 3: {0, 1}}, seeds
+
+
+def test_a_search_candidate_that_is_the_base_config_replaces_it(confirmed) -> None:
+    """When the base config is one of the search's top configurations (as `evaluate_first` makes
+    likely), it is not trained again as its own candidate: the search candidate is named as it."""
+    experiment, _, _ = confirmed
+    space = load_space(experiment / "space.yaml")
+    results, statuses = load_experiment(experiment)
+    rows = trial_rows(results, space, statuses)
+    top = rows[0].params["method.temperature"]
+    base = {**space.base, "method": {**space.base["method"], "temperature": top}}
+    candidates = pick_candidates(rows, replace(space, base=base), ())
+    assert [c.role for c in candidates] == ["search"] * TOP + ["supervised"]
+    assert candidates[0].name.endswith(", the base config)") and candidates[0].search_trial == rows[0].name
+    assert "the base config" not in candidates[1].name
+    # The supervised reference is the new base trained with labels; no search trial trained it.
+    assert candidates[-1].config["method"]["temperature"] == top and candidates[-1].search_trial is None
 
 
 def test_summary_begins_with_a_verdict_whose_words_follow_its_intervals(confirmed) -> None:
@@ -110,7 +142,10 @@ def test_summary_begins_with_a_verdict_whose_words_follow_its_intervals(confirme
         assert comp["verdict"].startswith("beats it") == (comp["low"] > 0), comp
         line = next(l for l in summary.splitlines() if f"vs {comp['against']}," in l)
         assert f"({comp['delta']:+.1f}, 95 % CI {comp['low']:+.1f}..{comp['high']:+.1f}): {comp['verdict']}" in line
-    assert verdict["arms"]["untrained backbone"]["seeds"] == [SEED_OFFSET, SEED_OFFSET + 1]
+    winner = next(c for c in json.loads((experiment / CANDIDATES_FILE).read_text())
+                  if summary.count(f"recommended: {c['name']}"))
+    first_seed = trial_number(winner["search_trial"]) - 1  # the search trial's own
+    assert verdict["arms"]["untrained backbone"]["seeds"] == [first_seed, SEED_OFFSET + 1]
     assert "## Confirmation: 4 candidates x 2 seeds" in summary and "winner: search #" in summary
     assert "## Verdict" in out
 

@@ -15,7 +15,13 @@ import pytest
 from search_spaces import load_space, with_budget
 from trainables.replay import CurveTable, ReplayRun, replay, start_local_ray
 
-G, E, BEST = 8, 6, 5  # grid points, epochs (simclr_temp's 6), index of the best point
+G, E, BEST = 8, 6, 5  # grid points, epochs (bench/search_efficiency.py's tables: 6), index of the best point
+
+
+def asha_space(grace: int = 5):
+    """simclr_temp (the default search, which has no ASHA) with the ASHA the replay bench uses."""
+    return with_budget(load_space("simclr_temp"), epochs=E,
+                       scheduler={"name": "asha", "grace_period": grace, "reduction_factor": 2})
 
 
 def synthetic_table() -> CurveTable:
@@ -69,7 +75,7 @@ def test_table_rejects_ragged_curves() -> None:
 
 
 def test_grid_reaches_target_exactly_when_its_best_point_is_trained(ray_local) -> None:
-    table, space = synthetic_table(), load_space("simclr_temp")
+    table, space = synthetic_table(), asha_space()
     target = table.grid_best - 1.0
     seed = 4  # its order is checked exactly; the best point is 6th of 8 there
     run = replay(table, "grid", seed=seed, space=space, trials=G, concurrent=1)
@@ -83,7 +89,7 @@ def test_grid_reaches_target_exactly_when_its_best_point_is_trained(ray_local) -
 
 def test_asha_stopped_trials_count_only_the_epochs_they_reported(ray_local) -> None:
     table = synthetic_table()
-    space = with_budget(load_space("simclr_temp"), grace_period=2)  # ASHA grace 2, factor 2: rungs at 2 and 4
+    space = asha_space(grace=2)  # ASHA grace 2, factor 2: rungs at 2 and 4
     run = replay(table, "tpe+asha", seed=0, space=space, trials=10, concurrent=2)
     epochs = {trial: len(reported) for trial, reported in per_trial(run).items()}
     assert len(epochs) == 10
@@ -99,7 +105,7 @@ def test_asha_stopped_trials_count_only_the_epochs_they_reported(ray_local) -> N
 
 
 def test_random_search_trains_every_trial_to_the_end(ray_local) -> None:
-    table, space = synthetic_table(), load_space("simclr_temp")
+    table, space = synthetic_table(), asha_space()
     run = replay(table, "random", seed=3, space=space, trials=6, concurrent=2)
     assert sorted(len(r) for r in per_trial(run).values()) == [E] * 6
     assert run.total_compute == 6 * E
@@ -109,7 +115,7 @@ def test_random_search_trains_every_trial_to_the_end(ray_local) -> None:
 
 
 def test_tpe_without_asha_trains_every_trial_and_starts_from_the_same_proposals(ray_local) -> None:
-    table, space = synthetic_table(), load_space("simclr_temp")
+    table, space = synthetic_table(), asha_space()
     plain = replay(table, "tpe", seed=2, space=space, trials=6, concurrent=1)
     assert sorted(len(r) for r in per_trial(plain).values()) == [E] * 6  # nothing stopped early
     assert plain.total_compute == 6 * E

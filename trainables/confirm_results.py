@@ -1,10 +1,13 @@
 """Reading the confirmation stage back: each candidate's runs, their ranking, the winner.
 
 Candidates are ranked by their mean objective over seeds (val split, each run's best
-evaluation after epoch 0). The winner's lead over the runner-up carries a paired interval:
+evaluation after epoch 0). A candidate's replicate 0 may be the search trial that chose it
+(:mod:`trainables.confirm`): with ``top`` above 1 that run is the one whose score picked the
+candidate, so the ranking leans a little towards the luckiest first run; the test verdict does
+not (test was not used to choose). The winner's lead over the runner-up carries a paired interval:
 for kNN objectives a two-level bootstrap over seeds and val items (the runs are re-embedded
 from their checkpoints), for other objectives a t-interval of the per-seed differences
-(same seeds, so paired). Only search candidates (and label-using ones only where the space
+(paired by replicate). Only search candidates (and label-using ones only where the space
 allows) can win; the base config and the supervised reference are what the winner is judged
 against.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats
@@ -22,7 +25,7 @@ from scipy import stats
 from search_spaces import SearchSpace
 from ssl_core.objective import best_evaluation
 from ssl_core.run import best_checkpoint
-from trainables.confirm import CONFIRM_DIR, SEARCH, Candidate
+from trainables.confirm import CONFIRM_DIR, SEARCH, Candidate, job_of
 from trainables.trial_folder import trial_run_dir
 
 KNN_OBJECTIVES = ("knn_top1", "knn_balanced_top1")
@@ -44,10 +47,17 @@ class CandidateRuns:
 
 
 def confirmed_runs(experiment_dir: Path, space: SearchSpace, candidates: Sequence[Candidate]) -> list[CandidateRuns]:
-    """Every finished confirmation run, grouped by candidate (in candidate order)."""
+    """Every finished run of each candidate, grouped by candidate (in candidate order): the
+    confirmation stage's, and the search trial a candidate reuses as its replicate 0."""
     from trainables.results import load_experiment
 
     groups = [CandidateRuns(c) for c in candidates]
+    reused = {c.search_trial: i for i, c in enumerate(candidates) if c.search_trial}
+    if reused:
+        results, _ = load_experiment(experiment_dir)
+        for result in results:
+            if Path(result.path).name in reused:  # chosen when it had finished: no status to check
+                _add_run(groups[reused[Path(result.path).name]], 0, result, space)
     path = experiment_dir / CONFIRM_DIR
     if not path.is_dir():
         return groups
@@ -55,20 +65,32 @@ def confirmed_runs(experiment_dir: Path, space: SearchSpace, candidates: Sequenc
     for result in results:
         config = result.config or {}
         # Only finished runs count: an interrupted one would rank by its first epochs.
-        if "candidate" not in config or statuses.get(Path(result.path).name) != "TERMINATED":
+        if not ({"run", "candidate"} & set(config)) or statuses.get(Path(result.path).name) != "TERMINATED":
             continue
-        history = result.metrics_dataframe
-        if history is None or space.metric not in history or "epoch" not in history:
-            continue
-        pairs = history[["epoch", space.metric]].dropna()
-        score, epoch = best_evaluation(zip(pairs["epoch"].astype(int), pairs[space.metric].astype(float)), space.mode)
-        checkpoint = best_checkpoint(trial_run_dir(result.path))
-        if epoch is None or not checkpoint.is_dir():
-            continue
-        group = groups[int(config["candidate"])]
-        group.scores[int(config["replicate"])] = score
-        group.checkpoints[int(config["replicate"])] = checkpoint
+        candidate, replicate = job_of(config)
+        _add_run(groups[candidate], replicate, result, space)
     return groups
+
+
+def _add_run(group: CandidateRuns, replicate: int, result: Any, space: SearchSpace) -> None:
+    """A finished Tune run's best objective (after epoch 0) and its best checkpoint, as ``replicate``."""
+    history = result.metrics_dataframe
+    if history is None or space.metric not in history or "epoch" not in history:
+        return
+    pairs = history[["epoch", space.metric]].dropna()
+    score, epoch = best_evaluation(zip(pairs["epoch"].astype(int), pairs[space.metric].astype(float)), space.mode)
+    checkpoint = best_checkpoint(trial_run_dir(result.path))
+    if epoch is None or not checkpoint.is_dir():
+        return
+    group.scores[replicate] = score
+    group.checkpoints[replicate] = checkpoint
+
+
+def run_seeds(checkpoints: Sequence[Path]) -> list[int]:
+    """The training seed of each run (from its checkpoint's config)."""
+    from ssl_core.run import read_run_config
+
+    return [read_run_config(c).train.seed for c in checkpoints]
 
 
 def eligible(groups: Sequence[CandidateRuns], space: SearchSpace) -> list[CandidateRuns]:

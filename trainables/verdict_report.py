@@ -22,7 +22,7 @@ from ssl_core.atomic import atomic_write_text
 from ssl_core.checkpoint import read_checkpoint
 from ssl_core.finetune_table import verdict_rows as finetune_verdict_rows
 from trainables.confirm import BASE, SUPERVISED, read_candidates
-from trainables.confirm_results import confirmed_runs, eligible, lead_over_runner_up, ranking_lines
+from trainables.confirm_results import confirmed_runs, eligible, lead_over_runner_up, ranking_lines, run_seeds
 
 VERDICT_FILE = "verdict.json"
 
@@ -62,7 +62,10 @@ def choose_winner(scored: Sequence[Any], space: SearchSpace, experiment_dir: Pat
                              f"(95 % CI {low:+.3g}..{high:+.3g}, paired by seed): {word}")
             else:
                 lines.append(f"winner: {top.candidate.name} (the only eligible candidate)")
-            refs = [(g.candidate.name, g.ordered_checkpoints(), "same seeds and budget"
+            winner_seeds = run_seeds(top.ordered_checkpoints())
+            refs = [(g.candidate.name, g.ordered_checkpoints(),
+                     ("same seeds and budget" if run_seeds(g.ordered_checkpoints()) == winner_seeds
+                      else "same budget, paired by replicate")
                      + (", uses labels" if g.candidate.role == SUPERVISED else ""))
                     for g in groups if g.candidate.role in (BASE, SUPERVISED) and g.checkpoints]
             return Winner(top.candidate.name, top.candidate.params, top.ordered_checkpoints(), lines,
