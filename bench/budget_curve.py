@@ -27,7 +27,6 @@ it, with the numbers as JSON, to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benches below
 
-from method_table import train_once  # noqa: E402  (one way to train a run for a bench, resumable)
+from method_table import publish_table, train_once  # noqa: E402  (one way to train a run for a bench, resumable)
 from supervised_floor import score as floor_scores  # noqa: E402  (logistic regression and kNN on features)
 
 #: What the table measures by default: the default search's data settings.
@@ -122,10 +121,7 @@ def main() -> int:
         record["rows"].append({"epoch": epoch, "steps": epoch * steps, "wall_seconds": wall, "score": score,
                                "interval": [low, high], "vs_fixed": [d.delta, d.low, d.high],
                                "beats_fixed": bool(d.low > 0), "hits": np.asarray(arm.hits[0]).tolist()})
-    text = "\n".join(rows)
-    print(text)
-    (args.out / "budget_curve.md").write_text(text + "\n")
-    (args.out / "budget_curve.json").write_text(json.dumps(record, indent=2))
+    publish_table(args.out, "budget_curve", rows, record)
     return 0
 
 

@@ -56,6 +56,14 @@ def train_once(method: str, out: Path, data: str, epochs: int, overrides: list[s
     return None if resuming else time.perf_counter() - started
 
 
+def publish_table(out: Path, name: str, lines: list[str], record: dict) -> None:
+    """Print a bench's Markdown table and write it (``<out>/<name>.md``) with its numbers (``<name>.json``)."""
+    text = "\n".join(lines)
+    print(text)
+    (out / f"{name}.md").write_text(text + "\n")
+    (out / f"{name}.json").write_text(json.dumps(record, indent=2))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs, the table and its JSON")
@@ -97,10 +105,7 @@ def main() -> int:
         rows.append(f"| {method} | {arm.score(False):.1f} | {low:.1f}..{high:.1f} | {cells[0]} | {cells[1]} | {wall} |")
         record["methods"][method] = {"score": arm.score(False), "interval": [low, high], "train_seconds": seconds[method],
                                      **verdict.to_dict()}
-    text = "\n".join(rows)
-    print(text)
-    (args.out / "method_table.md").write_text(text + "\n")
-    (args.out / "method_table.json").write_text(json.dumps(record, indent=2))
+    publish_table(args.out, "method_table", rows, record)
     return 0
 
 

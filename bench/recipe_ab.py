@@ -27,7 +27,6 @@ it, with the numbers as JSON, to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench below
 
-from method_table import METHODS, train_once  # noqa: E402  (one way to train a run for a bench, resumable)
+from method_table import METHODS, publish_table, train_once  # noqa: E402  (one way to train a run for a bench, resumable)
 
 #: The default search's data and evaluation settings (search_spaces/simclr_temp.yaml).
 DEFAULT_SETTINGS = ("data.windows_per_epoch=2", "data.eval_windows=mean", "eval.queries=train+val")
@@ -123,10 +122,7 @@ def main() -> int:
         lines.append(f"B - A on {split}: {diff.delta:+.1f} (95 % CI {diff.low:+.1f}..{diff.high:+.1f}): {word}"
                      + ("" if split == "val" else " (reported, not chosen on)"))
         record[f"b_minus_a_{split}"] = [diff.delta, diff.low, diff.high]
-    text = "\n".join(lines)
-    print(text)
-    (args.out / "recipe_ab.md").write_text(text + "\n")
-    (args.out / "recipe_ab.json").write_text(json.dumps(record, indent=2))
+    publish_table(args.out, "recipe_ab", lines, record)
     return 0
 
 
