@@ -11,9 +11,12 @@ from ssl_core.methods.options import Problem, at_least
 @dataclass
 class MoCoOptions:
     # MoCo v2 (Chen et al. 2020) keeps MoCo v1's (He et al. 2020) K = 65536 keys for ImageNet's 1.28 M images.
-    # Ours is 16x smaller yet still larger than our train splits (birdsong: 314 recordings), so an item meets
-    # stale keys of itself as negatives, which ssl_core/methods/moco.py advises against; the purpose is not recorded.
-    queue_size: int = 4096  # MoCo v2 negatives queue; larger than the small embedded sets on purpose
+    # Ours is 16x smaller yet still larger than our train splits (birdsong: 314 recordings), so over a long
+    # run an item meets stale keys of itself as negatives, which ssl_core/methods/moco.py advises against.
+    # Measured at the default search's budget (54 steps, where a 4096 queue never fills), 256 scored the
+    # same: val kNN +0.1 (95 % CI -1.3..+1.6), test -0.7 (-4.3..+1.4), 2 seeds each (bench/recipe_ab.py;
+    # docs/recipes.md). Kept: no measured reason to move; long runs on small sets may want it below the split.
+    queue_size: int = 4096
 
     def problems(self, cfg: Any) -> Iterator[Problem]:
         yield from at_least("queue_size", self.queue_size, 0)
