@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def untrained_run(checkpoint_dir: Path, device: torch.device | str | None = None
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(run: LoadedRun) -> None:
+def recalibrate_batch_norm(run: LoadedRun, windows: str = "centre") -> None:
     """Re-estimate every batch-norm layer's running mean and variance on the train split's
     evaluation inputs (a cumulative average over one pass; the weights are untouched).
 
@@ -46,22 +47,41 @@ def recalibrate_batch_norm(run: LoadedRun) -> None:
     from statistics adapted to the data. An untrained network with default statistics is thus a
     straw man: every run "beats" it. The floor is the untrained network with its statistics
     estimated on the data (as AdaBN, Li et al. 2016, does for domain shift).
-    """
-    from ssl_core.eval.evaluate import eval_encoder
-    from ssl_core.eval_runner import Evaluator
 
+    ``windows``: audio only. ``"centre"`` passes one window per train recording (its centre,
+    whatever ``data.eval_windows``); ``"eval"`` passes the windows the evaluation embeds (up to
+    8 a recording with ``data.eval_windows=mean``). Why centre by default: a channel's
+    statistics average over every time-frequency position of every window, so one window a
+    recording already gives each layer hundreds of thousands of positions; the pass over all
+    evaluation windows cost as much as the untrained network's whole test evaluation. Measured
+    on the default search's 8 runs (docs/design.md, Decisions): the untrained test kNN moved by
+    at most one of 69 items per run, the verdict's mean not at all.
+    """
+    from ssl_core.data import EpochSampler
+    from ssl_core.data_pipeline import MAX_EVAL_WINDOWS, make_loader
+    from ssl_core.eval.evaluate import eval_encoder
+
+    if windows not in ("centre", "eval"):
+        raise ValueError(f"windows must be 'centre' or 'eval', got {windows!r}")
     norms = [m for m in run.method.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative moving average: every batch of the pass counts equally
-    encode = eval_encoder(run.method, run.cfg.eval.features)
-    evaluator = Evaluator(run.cfg, run.data, run.device)
+    data = run.data
+    cfg = run.cfg if windows == "eval" else replace(run.cfg, data=replace(run.cfg.data, eval_windows="centre"))
+    encode = eval_encoder(run.method, cfg.eval.features)
+    ids = data.splits["bank"]
+    sampler = EpochSampler(len(ids), seed=cfg.train.seed + 7919, shuffle=False)
+    sampler.set_epoch(0)
+    # As the evaluator batches them: up to MAX_EVAL_WINDOWS windows a recording go through together.
+    batch = max(1, cfg.data.batch_size // MAX_EVAL_WINDOWS) if cfg.data.eval_windows == "mean" else cfg.data.batch_size
+    loader = make_loader(cfg, data.index, ids, train=False, batch_size=batch, num_crops=1, sampler=sampler,
+                         drop_last=False, device=run.device, windows=True)
     run.method.train()
-    for batch in evaluator.bank_loader:
-        x = batch[0]
-        encode(run.data.view_maker.embed_input(x.to(run.device)))
+    for batch_items in loader:
+        encode(data.view_maker.embed_input(batch_items[0].to(run.device)))
     run.method.eval()
 
 
