@@ -105,6 +105,9 @@ class AugmentConfig:
     time_stretch_p: float = 0.0  # stretch the log-mel along time (cheap time stretch)
     time_stretch_max: float = 0.2  # rate drawn in [1 - max, 1 + max]
     # BYOL-A (Niizumi et al. 2021) crops every view (zooming out too); ours is off by default, zooms in only.
+    # BYOL-A's random resized crop, off: with SimCLR at the default search's 36 steps, on every view it lowered
+    # val kNN by 4.3 points (95 % CI -7.6..-1.6; test -2.2, -7.2..+4.3), 2 seeds each (bench/recipe_ab.py;
+    # docs/recipes.md). BYOL-A trained 100 epochs; a long run may want it.
     spec_crop_p: float = 0.0  # BYOL-A random resized crop on the log-mel
     spec_crop_scale_min: float = 0.6  # smallest crop area fraction; 1 = no crop
     fader_p: float = 0.0  # random linear fade in / out over the clip (Random Linear Fader, BYOL-A v2, Niizumi 2023)
