@@ -150,6 +150,9 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     log = ScalarLog(tensorboard_dir(run_dir) if this_rank == 0 else None)
     total_steps = data.steps_per_epoch * cfg.train.epochs
     metrics: dict[str, float] = {}
+    # Seconds in training steps over every epoch this process ran, evaluated or not: with
+    # eval.every_epochs > 1 one epoch's ``epoch_seconds`` is a fraction of the training.
+    train_seconds = 0.0
     if cfg.eval.before_training and start_epoch == 0:
         metrics = evaluator.run(method, epoch=0, final=False)
         log.scalars("eval", metrics, 0)
@@ -158,11 +161,13 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
     for epoch in range(start_epoch, cfg.train.epochs):
         epoch_stats = _train_one_epoch(cfg, data, method, model, optimizer, scheduler, device, epoch,
                                        total_steps, log, step_callback)
+        train_seconds += epoch_stats["epoch_seconds"]
         done = epoch + 1
         if done % cfg.eval.every_epochs and done != cfg.train.epochs:
             continue
         metrics = evaluator.run(method, epoch=done, final=done == cfg.train.epochs)
         metrics.update(epoch_stats)
+        metrics["train_seconds"] = train_seconds
         metrics["epoch"] = done
         log.scalars("eval", metrics, done * data.steps_per_epoch)
         improved = is_improvement(metrics.get(cfg.eval.objective), best, cfg.eval.objective_mode)

@@ -58,7 +58,7 @@ def test_cpu_smoke_suite_writes_every_table(tmp_path, birdsong_root) -> None:
     assert set(rows("methods.txt")) == set(METHODS)
 
     train = (out / "train.txt").read_text()
-    assert re.search(r"training steps [0-9.]+ s of [0-9.]+ s wall \(\d+%\) over 1 evaluated epochs", train)
+    assert re.search(r"training steps [0-9.]+ s of [0-9.]+ s wall \(\d+%\) up to epoch 1", train)
     assert (out / "train_run" / "checkpoints").is_dir()
 
     budget = (out / "budget.txt").read_text()  # epoch 0 (untrained), 1 and 2, each against the fixed features

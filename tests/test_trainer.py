@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,29 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path, birdsong_root) -> No
     assert not list_checkpoints(tmp_path / "checkpoints")
 
 
+def test_train_seconds_count_the_epochs_between_evaluations(tmp_path, birdsong_root) -> None:
+    """With eval.every_epochs=2 one evaluation follows two epochs: its ``train_seconds`` holds both,
+    measured here from the step callbacks' own clock, while ``epoch_seconds`` is the last one only."""
+    import time
+
+    steps = 3
+    cfg = tiny_config("simclr", tmp_path, epochs=2, steps=steps,
+                      extra=("eval.every_epochs=2", "eval.before_training=false", "eval.linear_probe=never",
+                             "eval.clustering=false"))
+    stamps: list[float] = []
+    reports: list[dict] = []
+    started = time.perf_counter()
+    train(cfg, report=lambda m, _ckpt: reports.append(m), run_dir=tmp_path,
+          step_callback=lambda *_: stamps.append(time.perf_counter()))
+    wall = time.perf_counter() - started
+    assert len(reports) == 1 and reports[0]["epoch"] == 2 and len(stamps) == 2 * steps
+    # Each epoch's timer spans at least from its first step's end to its last step's end.
+    spans = [stamps[steps - 1] - stamps[0], stamps[2 * steps - 1] - stamps[steps]]
+    assert reports[0]["train_seconds"] >= sum(spans)
+    assert reports[0]["train_seconds"] > reports[0]["epoch_seconds"] >= spans[1]
+    assert reports[0]["train_seconds"] < wall
+
+
 def test_cli_refuses_bad_values_before_training(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-m", "ssl_core.train", "--set", "method.temperature=0",
                              "--output", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -78,6 +102,7 @@ def test_cli_trains_and_resumes(tmp_path, digits_root) -> None:
     first = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "epoch 2 | knn_top1" in first.stdout and "tensorboard --logdir" in first.stdout
+    assert re.search(r"training steps [0-9.]+ s of [0-9.]+ s wall \(\d+%\) up to epoch 2", first.stdout)
     # Resuming with a longer schedule continues after epoch 2 instead of starting over.
     again = subprocess.run(args + ["--epochs", "3", "--resume"], cwd=REPO, capture_output=True, text=True,
                            timeout=300)
