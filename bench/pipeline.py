@@ -167,7 +167,7 @@ class Bench:
                 cuda = [self.device] if self.device.type == "cuda" else []
                 with torch.random.fork_rng(devices=cuda):
                     self.views = make_views(self.data, x.to(self.device), self.channels_last)
-        self._sync()
+        self.sync()
         return time.perf_counter() - start, waited
 
     def pure(self, steps: int) -> float:
@@ -180,7 +180,7 @@ class Bench:
             optimise_step(self.cfg, self.method, self.method, self.optimizer, self.scheduler, self.device,
                           self.views, labels, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
                           global_step=global_step, total_steps=self.total_steps)
-        self._sync()
+        self.sync()
         return time.perf_counter() - start
 
     def views_only(self) -> float:
@@ -188,7 +188,7 @@ class Bench:
         x = self.kept[0].to(self.device)
         start = time.perf_counter()
         make_views(self.data, x, self.channels_last)
-        self._sync()
+        self.sync()
         return time.perf_counter() - start
 
     def evaluation(self) -> float:
@@ -199,13 +199,13 @@ class Bench:
         cuda = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):  # the align views draw; the pipeline arm's stream stays
             evaluator.run(self.method, epoch=1, final=False)
-            self._sync()
+            self.sync()
             start = time.perf_counter()
             evaluator.run(self.method, epoch=2, final=False)
-            self._sync()
+            self.sync()
             return time.perf_counter() - start
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 

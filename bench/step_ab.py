@@ -89,7 +89,7 @@ def measure(configs: dict[str, object], rounds: int, steps: int, warmup: int, wi
                 if with_eval:
                     start = time.perf_counter()
                     evaluators[arm].run(benches[arm].method, epoch=2, final=False)
-                    benches[arm]._sync()
+                    benches[arm].sync()
                     result["eval_s"][arm].append(time.perf_counter() - start)
         return result
     finally:
