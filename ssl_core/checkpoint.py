@@ -22,12 +22,19 @@ STATE_FILE = "state.pt"
 CONFIG_FILE = "config.yaml"
 
 
-def write_checkpoint(directory: Path, state: dict[str, Any], config: dict[str, Any]) -> Path:
-    """Write ``state`` and ``config`` to ``directory`` atomically; returns ``directory``."""
+def write_checkpoint(directory: Path, state: dict[str, Any], config: dict[str, Any],
+                     extra: dict[str, Any] | None = None) -> Path:
+    """Write ``state`` and ``config`` to ``directory`` atomically; returns ``directory``.
+
+    ``extra``: more files of the same checkpoint, ``{file name: object}`` (``torch.save``d), that
+    must never outlive or predate its weights (the kNN bank: :mod:`ssl_core.bank_cache`).
+    """
     directory = Path(directory)
     with atomic_directory(directory) as tmp:
         torch.save(state, tmp / STATE_FILE)
         (tmp / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+        for name, value in (extra or {}).items():
+            torch.save(value, tmp / name)
     return directory
 
 

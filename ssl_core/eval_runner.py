@@ -28,9 +28,14 @@ from ssl_core.eval.evaluate import (SplitEmbeddings, embed_loader, embedding_met
 
 
 class Evaluator:
-    def __init__(self, cfg: Config, data: DataBundle, device: torch.device, query_split: str = "val") -> None:
+    def __init__(self, cfg: Config, data: DataBundle, device: torch.device, query_split: str = "val",
+                 bank: SplitEmbeddings | None = None) -> None:
+        """``bank``: the train split already embedded by this network (a checkpoint's saved bank,
+        :mod:`ssl_core.bank_cache`), used instead of embedding it again."""
         self.cfg, self.data, self.device = cfg, data, device
         self.query_split = query_split
+        self.given_bank = bank
+        self.last_bank: SplitEmbeddings | None = None  # the bank of the latest ``embed``, for the checkpoint
         batch = max(1, cfg.data.batch_size // world_size())
 
         def loader(split: str, train: bool, crops: int, windows: bool = False):
@@ -86,7 +91,9 @@ class Evaluator:
     @torch.no_grad()
     def embed(self, method: nn.Module) -> tuple[SplitEmbeddings, SplitEmbeddings, Tensor | None]:
         encode = eval_encoder(method, self.cfg.eval.features)
-        bank = embed_loader(encode, self.bank_batches, self._prepare, self.device)
+        bank = self.given_bank if self.given_bank is not None else \
+            embed_loader(encode, self.bank_batches, self._prepare, self.device)
+        self.last_bank = bank
         queries = embed_loader(encode, self.query_batches, self._prepare, self.device)
         other_view = None
         if self.align_batches is not None:

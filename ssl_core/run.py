@@ -55,6 +55,7 @@ class LoadedRun:
     metrics: dict[str, float]  # the evaluation stored with the checkpoint (val split)
     device: torch.device
     checkpoint_dir: Path
+    trained: bool = True  # False: the checkpoint's network before training (``load_run(trained=False)``)
 
 
 def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = None,
@@ -94,4 +95,5 @@ def load_run(checkpoint_dir: str | Path, device: str | torch.device | None = Non
         method.load_state_dict(state["model"])
     method.eval()
     return LoadedRun(cfg=cfg, data=data, method=method, epoch=int(state["epoch"]) if trained else 0,
-                     metrics=dict(state.get("metrics") or {}), device=device, checkpoint_dir=checkpoint_dir)
+                     metrics=dict(state.get("metrics") or {}), device=device, checkpoint_dir=checkpoint_dir,
+                     trained=trained)

@@ -6,7 +6,8 @@
   kNN is scored on) with labels and class names, for the t-SNE figure and the Projector.
 * :func:`view_pairs`: two augmented views of a few items, as training makes them.
 
-The run is loaded once (``ssl_core.run.load_run``) and handed to each.
+The run is loaded once (``ssl_core.run.load_run``) and handed to each. Each scores against the
+kNN bank its checkpoint saved (:mod:`ssl_core.bank_cache`) when there is one that fits.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import torch
 from torch import Tensor
 
 from ssl_core.augment.preview import pick_items
+from ssl_core.bank_cache import read_bank
 from ssl_core.data_pipeline import build_dataset
 from ssl_core.eval.evaluate import embed_loader, eval_encoder
+from ssl_core.config import Config
 from ssl_core.eval_runner import Evaluator
 from ssl_core.run import LoadedRun
 
@@ -32,6 +35,14 @@ def _check_split(run: LoadedRun, split: str) -> np.ndarray:
     return ids
 
 
+def evaluator_for(run: LoadedRun, split: str, cfg: Config | None = None) -> Evaluator:
+    """An evaluator of ``split`` queries for ``run`` (with ``cfg``, default the run's), handed the
+    bank its checkpoint saved when the trained network is evaluated with the settings it was saved under."""
+    cfg = run.cfg if cfg is None else cfg
+    bank = read_bank(run.checkpoint_dir, cfg, run.device, len(run.data.splits["bank"])) if run.trained else None
+    return Evaluator(cfg, run.data, run.device, query_split=split, bank=bank)
+
+
 def evaluate_test_split(run: LoadedRun) -> dict[str, float]:
     """The run once on the test split, with the linear probe and clustering whatever the run's
     settings; ``epoch`` says which checkpoint was evaluated."""
@@ -39,7 +50,7 @@ def evaluate_test_split(run: LoadedRun) -> dict[str, float]:
     cfg = run.cfg
     cfg.eval.linear_probe, cfg.eval.clustering = "final", True
     torch.manual_seed(cfg.train.seed)  # `align` draws its views from the global RNG: the same report each time
-    metrics = Evaluator(cfg, run.data, run.device, query_split="test").run(run.method, epoch=run.epoch, final=True)
+    metrics = evaluator_for(run, "test").run(run.method, epoch=run.epoch, final=True)
     return {**{k: float(v) for k, v in metrics.items()}, "epoch": float(run.epoch)}  # which checkpoint
 
 
@@ -100,7 +111,7 @@ def split_hits(run: LoadedRun, split: str) -> tuple[np.ndarray, np.ndarray]:
 
     _check_split(run, split)
     cfg = replace(run.cfg, eval=replace(run.cfg.eval, views_for_align=False))  # kNN needs no augmented views
-    evaluator = Evaluator(cfg, run.data, run.device, query_split=split)
+    evaluator = evaluator_for(run, split, cfg)
     bank, queries, _ = evaluator.embed(run.method)
     return knn_hits(bank, queries, run.data.num_classes, k=cfg.eval.knn_k, temperature=cfg.eval.knn_temperature,
                     leave_one_out=evaluator.leave_one_out())

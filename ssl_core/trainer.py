@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ssl_core.bank_cache import BANK_FILE, bank_payload
 from ssl_core.checkpoint import list_checkpoints, prune_checkpoints, read_checkpoint, write_checkpoint
 from ssl_core.config import Config
 from ssl_core.data_pipeline import DataBundle, build_data
@@ -185,9 +186,12 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
             state = {"model": method.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "epoch": done, "rng": _rng_state(device),
                      "best_objective": best, "metrics": metrics}
-            checkpoint_dir = write_checkpoint(epoch_checkpoint(run_dir, done), state, cfg.to_dict())
+            # The bank this evaluation embedded with these weights goes with them: reports read it
+            # instead of embedding the train split again (ssl_core.bank_cache).
+            extra = {BANK_FILE: bank_payload(cfg, evaluator.last_bank)} if evaluator.last_bank is not None else None
+            checkpoint_dir = write_checkpoint(epoch_checkpoint(run_dir, done), state, cfg.to_dict(), extra)
             if improved:
-                write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict())
+                write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict(), extra)
             prune_checkpoints(checkpoints_dir(run_dir), cfg.train.keep_checkpoints)
         _report(report, metrics, checkpoint_dir)
     data.train_batches.close()
