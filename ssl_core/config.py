@@ -87,7 +87,9 @@ class AugmentConfig:
     noise_p: float = 0.5  # additive white noise
     noise_snr_db: float = 15.0  # SNR of that noise; lower is stronger
     # BYOL-A (Niizumi et al. 2021): mixes every view with a past input from a memory bank, weight ~ U(0, 0.4).
-    # Ours: the partner is another example of the batch (no bank), half the views, max 0.3; reason not recorded.
+    # Ours: the partner is another example of the batch (no bank), half the views, max 0.3; the values not
+    # recorded. Off against on, SimCLR at the default search's 36 steps: val kNN +0.5 (95 % CI -1.3..+2.1), test
+    # +1.4 (-2.9..+5.8), 2 seeds each (bench/recipe_ab.py; docs/recipes.md): not separable, so it stays.
     mix_p: float = 0.5  # BYOL-A background mix with another example of the batch (linear power)
     mix_ratio: float = 0.3  # max weight of the background; breaks recording-level cues
     pitch_shift_p: float = 0.3  # roll along the mel axis (cheap pitch shift on the spectrogram)

@@ -186,11 +186,11 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
             state = {"model": method.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "epoch": done, "rng": _rng_state(device),
                      "best_objective": best, "metrics": metrics}
-            # The bank this evaluation embedded with these weights goes with them: reports read it
-            # instead of embedding the train split again (ssl_core.bank_cache).
-            extra = {BANK_FILE: bank_payload(cfg, evaluator.last_bank)} if evaluator.last_bank is not None else None
-            checkpoint_dir = write_checkpoint(epoch_checkpoint(run_dir, done), state, cfg.to_dict(), extra)
+            checkpoint_dir = write_checkpoint(epoch_checkpoint(run_dir, done), state, cfg.to_dict())
             if improved:
+                # The bank this evaluation embedded with these weights goes with them into the
+                # checkpoint that reports read (ssl_core.bank_cache); periodic ones only resume.
+                extra = {BANK_FILE: bank_payload(cfg, evaluator.last_bank)} if evaluator.last_bank is not None else None
                 write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict(), extra)
             prune_checkpoints(checkpoints_dir(run_dir), cfg.train.keep_checkpoints)
         _report(report, metrics, checkpoint_dir)
