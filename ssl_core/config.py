@@ -119,7 +119,9 @@ class AugmentConfig:
     # Images. SimCLR (Chen et al. 2020, appendix A): crop 0.08-1 of the area at aspect 3/4-4/3, flip 0.5,
     # colour jitter p 0.8 (brightness, contrast, saturation 0.8 s, hue 0.2 s), grayscale 0.2, blur 0.5 on
     # ImageNet; s = 1 on ImageNet, 0.5 on CIFAR-10. DINO's official code crops globals at 0.4-1.
-    crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]; SimCLR 0.08, reason not recorded
+    # SimCLR's 0.08 against our 0.25, on the embedded digits (SimCLR, 190 steps, 3 seeds each; bench/recipe_ab.py,
+    # docs/recipes.md): val kNN -0.1 (95 % CI -0.7..+0.4), test -0.6 (-2.4..+1.2): not separable, 0.25 stays.
+    crop_scale_min: float = 0.25  # random resized crop area range [crop_scale_min, 1]
     crop_ratio_max: float = 4 / 3  # aspect ratio drawn log-uniformly in [1 / max, max]; 1 fixes it (SimCLR's 4/3)
     flip_p: float = 0.5  # horizontal flip (set 0 for digits: a mirrored 2 is not a 2)
     jitter_p: float = 0.8  # brightness/contrast/saturation jitter (SimCLR's 0.8; no hue jitter here)
