@@ -51,12 +51,14 @@ def bank_payload(cfg: Config, bank: SplitEmbeddings) -> dict:
             "labels": bank.labels.detach().long().cpu()}
 
 
-def read_bank(checkpoint_dir: Path, cfg: Config, device: torch.device, expected_items: int) -> SplitEmbeddings | None:
-    """The bank saved with ``checkpoint_dir`` if it matches ``cfg`` and has ``expected_items`` rows; else None."""
+def read_bank(checkpoint_dir: Path, cfg: Config, device: torch.device, labels: torch.Tensor) -> SplitEmbeddings | None:
+    """The bank saved with ``checkpoint_dir`` if it matches ``cfg`` and the bank's ``labels [N]``
+    as the data reads them now (a data folder changed since training does not); else None."""
     path = Path(checkpoint_dir) / BANK_FILE
     if not path.is_file():
         return None
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("key") != bank_key(cfg) or len(payload["labels"]) != expected_items:
+    saved = payload["labels"]
+    if payload.get("key") != bank_key(cfg) or saved.shape != labels.shape or not torch.equal(saved, labels.long().cpu()):
         return None
-    return SplitEmbeddings(payload["features"].to(device), payload["labels"].to(device))
+    return SplitEmbeddings(payload["features"].to(device), saved.to(device))

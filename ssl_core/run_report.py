@@ -18,9 +18,9 @@ from torch import Tensor
 
 from ssl_core.augment.preview import pick_items
 from ssl_core.bank_cache import read_bank
-from ssl_core.data_pipeline import build_dataset
-from ssl_core.eval.evaluate import embed_loader, eval_encoder
 from ssl_core.config import Config
+from ssl_core.data_pipeline import build_dataset
+from ssl_core.eval.evaluate import embed_loader, eval_encoder, labels_tensor
 from ssl_core.eval_runner import Evaluator
 from ssl_core.run import LoadedRun
 
@@ -39,7 +39,8 @@ def evaluator_for(run: LoadedRun, split: str, cfg: Config | None = None) -> Eval
     """An evaluator of ``split`` queries for ``run`` (with ``cfg``, default the run's), handed the
     bank its checkpoint saved when the trained network is evaluated with the settings it was saved under."""
     cfg = run.cfg if cfg is None else cfg
-    bank = read_bank(run.checkpoint_dir, cfg, run.device, len(run.data.splits["bank"])) if run.trained else None
+    bank = read_bank(run.checkpoint_dir, cfg, run.device, labels_tensor(run.data.split_labels("bank"))) \
+        if run.trained else None
     return Evaluator(cfg, run.data, run.device, query_split=split, bank=bank)
 
 

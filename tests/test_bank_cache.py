@@ -66,8 +66,15 @@ def test_reports_with_the_saved_bank_equal_reports_without_it(trained: Path, tmp
         assert report_a[metric] == pytest.approx(report_b[metric], abs=1e-6), metric
 
 
-def test_the_saved_bank_is_not_used_where_it_does_not_describe_the_network(trained: Path) -> None:
+def test_the_saved_bank_is_not_used_where_it_does_not_describe_the_network(trained: Path, tmp_path: Path) -> None:
     checkpoint = best_checkpoint(trained)
+    # The data changed since training (other labels in the bank split): the saved rows are not its items.
+    changed = tmp_path / "best"
+    shutil.copytree(checkpoint, changed)
+    payload = torch.load(changed / BANK_FILE, weights_only=True)
+    payload["labels"] = payload["labels"].roll(1)
+    torch.save(payload, changed / BANK_FILE)
+    assert evaluator_for(load_run(changed), "test").given_bank is None
     # Another size of the evaluated images, another embedding of the same network.
     resized = load_run(checkpoint, overrides=("data.image_size=24",))
     assert evaluator_for(resized, "test").given_bank is None
