@@ -59,6 +59,7 @@ def read_bank(checkpoint_dir: Path, cfg: Config, device: torch.device, labels: t
         return None
     payload = torch.load(path, map_location="cpu", weights_only=True)
     saved = payload["labels"]
-    if payload.get("key") != bank_key(cfg) or saved.shape != labels.shape or not torch.equal(saved, labels.long().cpu()):
+    same_items = saved.shape == labels.shape and torch.equal(saved, labels.long().cpu())
+    if payload.get("key") != bank_key(cfg) or not same_items:
         return None
     return SplitEmbeddings(payload["features"].to(device), saved.to(device))
