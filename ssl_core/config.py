@@ -188,7 +188,8 @@ class OptimConfig:
     weight_decay: float = 1e-4  # decoupled for AdamW, L2 for SGD/LARS
     momentum: float = 0.9  # SGD / LARS momentum; SimSiam's and MoCo v2's 0.9
     # Papers: SimCLR, BYOL and DINO warm up 10 epochs (of 100-1000); Goyal et al. 2017: 5 of 90. Ours: 1 of a
-    # 20-epoch run, 5 %.
+    # 20-epoch run, 5 %; 25 % of the default search's 4 epochs, where 10 % (SimCLR's share) scored the same:
+    # val kNN -1.2 (95 % CI -3.4..+0.5), 2 seeds each (bench/recipe_ab.py; docs/recipes.md).
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay
     # Papers: SimCLR, BYOL and SimSiam use a cosine with no floor; DINO's official code ends at 1e-6. Ours: 1 %;
     # reason not recorded.
