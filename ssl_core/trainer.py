@@ -190,8 +190,8 @@ def train(cfg: Config, report: ReportFn | None = None, run_dir: str | Path | Non
             if improved:
                 # The bank this evaluation embedded with these weights goes with them into the
                 # checkpoint that reports read (ssl_core.bank_cache); periodic ones only resume.
-                extra = {BANK_FILE: bank_payload(cfg, evaluator.last_bank)} if evaluator.last_bank is not None else None
-                write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict(), extra)
+                write_checkpoint(best_checkpoint(run_dir), state, cfg.to_dict(),
+                                 {BANK_FILE: bank_payload(cfg, evaluator.last_bank)})
             prune_checkpoints(checkpoints_dir(run_dir), cfg.train.keep_checkpoints)
         _report(report, metrics, checkpoint_dir)
     data.train_batches.close()

@@ -14,7 +14,7 @@ from ssl_core.bank_cache import BANK_FILE
 from ssl_core.baselines import untrained_run
 from ssl_core.eval.evaluate import embed_loader, eval_encoder
 from ssl_core.eval_runner import Evaluator
-from ssl_core.run import best_checkpoint, epoch_checkpoint, load_run
+from ssl_core.run import LoadedRun, best_checkpoint, epoch_checkpoint, load_run
 from ssl_core.run_report import evaluate_test_split, evaluator_for, split_hits
 from ssl_core.trainer import train
 from tests.tiny import tiny_config
@@ -29,19 +29,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-def fresh_bank(checkpoint: Path) -> torch.Tensor:
-    """The train split embedded now by the checkpoint's network, with no saved bank: ``[N, F]``."""
-    run = load_run(checkpoint)
+def fresh_bank(run: LoadedRun) -> torch.Tensor:
+    """The train split embedded now by the run's network, with no saved bank: ``[N, F]``."""
     evaluator = Evaluator(run.cfg, run.data, run.device, query_split="test")
     return embed_loader(eval_encoder(run.method, run.cfg.eval.features), evaluator.bank_loader,
                         run.data.view_maker.embed_input, run.device).features
 
 
-def test_each_checkpoint_saves_the_bank_its_network_embeds(trained: Path) -> None:
+def test_the_best_checkpoint_saves_the_bank_its_network_embeds(trained: Path) -> None:
     best = best_checkpoint(trained)
     saved = torch.load(best / BANK_FILE, weights_only=True)
-    again = fresh_bank(best)
     run = load_run(best)
+    again = fresh_bank(run)
     assert saved["features"].shape == again.shape == (len(run.data.splits["bank"]), again.shape[1])
     assert torch.equal(saved["labels"], torch.as_tensor(run.data.split_labels("bank")).long())
     torch.testing.assert_close(saved["features"], again, rtol=1e-4, atol=1e-5)
