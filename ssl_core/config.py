@@ -37,7 +37,9 @@ class DataConfig:
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train / val / test recordings
     fold_map: dict[str, str] | None = None  # CSV fold value -> split ("train"/"val"/"test"); overrides fractions
     sample_rate: int = 16000  # audio is resampled to this; 16 kHz keeps birds (1-8 kHz) and is cheap
-    crop_seconds: float = 2.0  # waveform crop per view; several syllables of a song fit in 2 s
+    # Waveform crop per view; several syllables of a song fit in 2 s. BYOL-A's 0.95 s lost val kNN -8.0
+    # (95 % CI -11.2..-4.8) at the default search's budget (docs/recipes.md).
+    crop_seconds: float = 2.0
     crops_per_item: int = 2  # distinct waveform crops per recording; 1 = both views from one crop (BYOL-A)
     image_size: int = 32  # images are cropped/resized to this on the device
     batch_size: int = 64  # GLOBAL batch (all workers); contrastive negatives come from it
@@ -67,7 +69,9 @@ class DataConfig:
 class FrontendConfig:
     n_mels: int = 64  # mel bands; 64 resolves bird syllables at 16 kHz without wasting compute
     n_fft: int = 512  # 32 ms window at 16 kHz
-    hop_length: int = 160  # 10 ms frames, the usual audio-SSL resolution
+    # 10 ms frames, the usual audio-SSL resolution (BYOL-A, PANNs). 20 ms halves a step's cost but lost val
+    # kNN -2.5 (95 % CI -4.7..-0.3) at the default search's budget (docs/recipes.md).
+    hop_length: int = 160
     f_min: float = 50.0  # below 50 Hz is hum, not birds
     f_max: float = 8000.0  # Nyquist at 16 kHz
     # "band": each mel band's median over time subtracted, then per-example standardisation:
@@ -153,6 +157,13 @@ class ModelConfig:
     # Predictor width for BYOL / SimSiam. SimSiam: 2048 -> 512 -> 2048, a bottleneck; BYOL: 256 -> 4096 -> 256.
     # At our 128-dim embedding 512 widens (128 -> 512 -> 128), BYOL's shape, not SimSiam's bottleneck.
     pred_hidden_dim: int = 512  # predictor width for BYOL / SimSiam
+    # How the backbone pools its last feature map [B, F, H', W'] to [B, F] (timm's global_pool): "auto" is
+    # "avgmax" (the mean of average and max pooling) for audio and the model's own for images; "timm" the
+    # model's own (average for CNNs, the class token for ViTs); or "avg", "max", "avgmax". Max pooling keeps
+    # a short call in a window of background that averaging dilutes; audio encoders add the max and the
+    # mean over time (PANNs, Kong et al. 2020; BYOL-A, Niizumi et al. 2021). Birdsong, SimCLR at the default
+    # search's 36 steps: val kNN +3.7 (95 % CI +1.0..+6.5) over "avg" (docs/recipes.md).
+    global_pool: str = "auto"
     init_backbone: str = ""  # backbone weights to start from (ssl_core.export's file): fine-tuning; "": random init
 
 

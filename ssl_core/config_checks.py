@@ -234,6 +234,8 @@ def _check_augment(cfg: "Config") -> None:
 def _check_model(cfg: "Config") -> None:
     import timm
 
+    from ssl_core.models.backbones import GLOBAL_POOLS
+
     m = cfg.model
     if not timm.is_model(m.backbone):
         stem = m.backbone.split("_")[0]
@@ -246,6 +248,7 @@ def _check_model(cfg: "Config") -> None:
     _at_least("model.embedding_dim", m.embedding_dim, 1)
     _at_least("model.pred_hidden_dim", m.pred_hidden_dim, 1)
     _one_of("model.proj_output_bn", m.proj_output_bn, ("auto", "on", "off"))
+    _one_of("model.global_pool", m.global_pool, GLOBAL_POOLS)
     if m.init_backbone and not m.init_backbone.strip():
         _fail("model.init_backbone", m.init_backbone, "name a backbone file written by the search "
               "(<experiment>/best_backbone.pth), or leave it empty for a random start")

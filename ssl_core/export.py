@@ -13,23 +13,29 @@ import torch
 import yaml
 
 from ssl_core.atomic import atomic_file, atomic_write_text
+from ssl_core.models import timm_global_pool
 from ssl_core.run import LoadedRun
 
 
 def export_backbone(run: LoadedRun, out_path: str | Path) -> Path:
     """Write the run's backbone weights (CPU tensors, timm's key names) to ``out_path`` atomically.
 
-    ``<out_path>.yaml`` beside it records the timm name and ``in_chans`` needed to rebuild it;
+    ``<out_path>.yaml`` beside it records the timm name, ``in_chans`` and the pooling
+    (``model.global_pool`` resolved, when not the model's own) needed to rebuild it;
     each file is replaced atomically. Returns ``out_path``.
     """
     out_path = Path(out_path)
     state = {key: value.detach().cpu() for key, value in run.method.backbone.state_dict().items()}
     name, in_chans = run.cfg.model.backbone, int(run.data.in_chans)
+    pool = timm_global_pool(run.cfg.model.global_pool, run.data.index.modality)
     with atomic_file(out_path, binary=True) as handle:
         torch.save(state, handle)
-    info = {"timm_model": name, "in_chans": in_chans, "num_classes": 0,
+    # The pooling has no weights, so the file loads under any; the embedding is the run's under its own.
+    pooling = {"global_pool": pool} if pool else {}
+    pool_arg = f"global_pool='{pool}', " if pool else ""
+    info = {"timm_model": name, "in_chans": in_chans, "num_classes": 0, **pooling,
             "load_with": f"timm.create_model('{name}', pretrained=False, num_classes=0, in_chans={in_chans}, "
-                         f"checkpoint_path='{out_path.name}')"}
+                         f"{pool_arg}checkpoint_path='{out_path.name}')"}
     atomic_write_text(out_path.with_suffix(".yaml"), yaml.safe_dump(info, sort_keys=False))
     return out_path
 

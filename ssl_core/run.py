@@ -36,7 +36,12 @@ def read_run_config(checkpoint_dir: str | Path) -> Config:
     path = Path(checkpoint_dir) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no run config at {path}: expected a checkpoint folder written by the trainer")
-    return config_from_dict(yaml.safe_load(path.read_text())).validate()
+    raw = yaml.safe_load(path.read_text())
+    if isinstance(raw, dict) and isinstance(raw.get("model"), dict) and "global_pool" not in raw["model"]:
+        # Saved before model.global_pool existed: such a run pooled as its timm model does by
+        # default, and is rebuilt that way ("auto" would pool audio differently).
+        raw["model"]["global_pool"] = "timm"
+    return config_from_dict(raw).validate()
 
 
 def read_run_config_dict(checkpoint_dir: str | Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ssl_core.distributed import all_reduce_mean, is_distributed, rank, world_si
 from ssl_core.eval_runner import Evaluator
 from ssl_core.memory import apply_memory_limit
 from ssl_core.methods import Method, build_method
-from ssl_core.models import create_backbone
+from ssl_core.models import create_backbone, timm_global_pool
 from ssl_core.objective import is_improvement
 from ssl_core.optim import build_optimizer, build_scheduler
 from ssl_core.progress import Progress
@@ -76,7 +76,8 @@ def use_channels_last(cfg: Config, device: torch.device) -> bool:
 
 
 def build_model(cfg: Config, data: DataBundle, device: torch.device) -> Method:
-    backbone = create_backbone(cfg.model.backbone, in_chans=data.in_chans)
+    backbone = create_backbone(cfg.model.backbone, in_chans=data.in_chans,
+                               global_pool=timm_global_pool(cfg.model.global_pool, data.index.modality))
     if cfg.model.init_backbone:  # fine-tuning: start from an exported backbone (heads stay random, seeded)
         from ssl_core.export import load_backbone_weights
 

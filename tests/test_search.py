@@ -104,11 +104,14 @@ def test_single_worker_trials_train_in_their_tune_trial_with_their_own_cpus(fini
 def test_exported_backbone_loads_in_timm_and_embeds_like_the_checkpoint(finished_search) -> None:
     experiment, _ = finished_search
     info = yaml.safe_load((experiment / "best_backbone.yaml").read_text())
+    # Audio runs pool by average and max ("auto"); the file says so, and loading it that way embeds as the run did.
+    assert info["global_pool"] == "avgmax" and "global_pool='avgmax'" in info["load_with"]
     model = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"],
-                              checkpoint_path=str(experiment / "best_backbone.pth"))
+                              global_pool=info["global_pool"], checkpoint_path=str(experiment / "best_backbone.pth"))
     best_name = next(line for line in (experiment / "summary.md").read_text().splitlines()
                      if line.startswith("best trial:")).split(": ", 1)[1]
-    reference = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"])
+    reference = timm.create_model(info["timm_model"], pretrained=False, num_classes=0, in_chans=info["in_chans"],
+                                  global_pool="avgmax")
     # The reference reads the checkpoint's raw weights, not through the run loader the export uses.
     model_state = read_checkpoint(experiment / best_name / "ssl" / "checkpoints" / "best")["model"]
     reference.load_state_dict({k[len("backbone."):]: v for k, v in model_state.items() if k.startswith("backbone.")})
