@@ -66,9 +66,9 @@ def resolve_source(folder: Path, out_dir: Path) -> Source:
         raise FinetuneError(f"{folder} is not a folder; pass an experiment folder (runs/<experiment>) or a "
                             f"trainer run folder (train.output_dir)")
     if (folder / BACKBONE_FILE).is_file() and (folder / CONFIG_FILE).is_file():
-        import yaml
+        from ssl_core.run import read_saved_config
 
-        cfg = config_from_dict(yaml.safe_load((folder / CONFIG_FILE).read_text())).validate()
+        cfg = read_saved_config(folder / CONFIG_FILE)
         return Source(folder, cfg, folder / BACKBONE_FILE, f"{folder.name}: the search's recommended configuration")
     if (folder / "space.yaml").is_file() or (folder / "launch.json").is_file():
         raise FinetuneError(f"the search in {folder} has no exported backbone yet ({BACKBONE_FILE}, {CONFIG_FILE}); "

@@ -31,17 +31,23 @@ if TYPE_CHECKING:
     from ssl_core.data_pipeline import DataBundle
     from ssl_core.methods import Method
 
-def read_run_config(checkpoint_dir: str | Path) -> Config:
-    """The validated config a checkpoint was trained with."""
-    path = Path(checkpoint_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no run config at {path}: expected a checkpoint folder written by the trainer")
+def read_saved_config(path: Path) -> Config:
+    """A run config the project wrote (a checkpoint's ``config.yaml``, a search's ``best_config.yaml``),
+    validated, with fields added since it was written set to what the run was trained with."""
     raw = yaml.safe_load(path.read_text())
     if isinstance(raw, dict) and isinstance(raw.get("model"), dict) and "global_pool" not in raw["model"]:
         # Saved before model.global_pool existed: such a run pooled as its timm model does by
         # default, and is rebuilt that way ("auto" would pool audio differently).
         raw["model"]["global_pool"] = "timm"
     return config_from_dict(raw).validate()
+
+
+def read_run_config(checkpoint_dir: str | Path) -> Config:
+    """The validated config a checkpoint was trained with."""
+    path = Path(checkpoint_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no run config at {path}: expected a checkpoint folder written by the trainer")
+    return read_saved_config(path)
 
 
 def read_run_config_dict(checkpoint_dir: str | Path) -> dict[str, Any]:

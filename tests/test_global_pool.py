@@ -15,7 +15,6 @@ from tests.tiny import tiny_config
 
 @pytest.mark.parametrize("pool", ["", "avg", "max", "avgmax"])
 def test_pooled_features_are_the_reduction_of_the_last_feature_map(pool: str) -> None:
-    torch.manual_seed(0)
     backbone = create_backbone("resnet10t", in_chans=1, global_pool=pool).eval()
     x = torch.randn(3, 1, 64, 101, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
